@@ -1,0 +1,55 @@
+"""Real spherical harmonics in the library's basis, as homogeneous polynomials.
+
+Y_0 = 1, Y_1(r) = (x, y, z), and Y_{l+1} ∝ C(l,1,l+1)^T (Y_l ⊗ Y_1): the CG recursion that also
+defines ``wigner_D``, so ``Y_l(R r) = wigner_D(l, R) Y_l(r)`` holds to rounding. The sign of each
+degree is fixed as e3nn's: the m = 0 component is positive on the polar (y) axis.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from ._backend import einsum, is_torch, like
+from .basis import check_degree
+from .clebsch_gordan import clebsch_gordan
+
+NORMALIZATIONS = ("integral", "component", "norm")
+
+
+@lru_cache(maxsize=None)
+def _raw_scale(l: int) -> float:
+    """Signed norm of the unnormalised harmonic on the unit y axis (rotation-invariant norm)."""
+    y = np.array([1.0])
+    for k in range(l):
+        y = np.einsum("a,b,abk->k", y, np.array([0.0, 1.0, 0.0]), clebsch_gordan(k, 1, k + 1))
+    return float(np.linalg.norm(y) * np.sign(y[l]))
+
+
+def spherical_harmonics(l: int, vectors, normalize: bool = True, normalization: str = "integral"):
+    """Real spherical harmonics of degree ``l``.
+
+    vectors: ``(..., 3)`` Cartesian (numpy or torch). Returns ``(..., 2l+1)`` of the same kind.
+    With ``normalize`` the vectors are first scaled to unit length (zero vectors give zeros for
+    l > 0); otherwise the result is the homogeneous polynomial of degree l.
+    ``normalization``: "integral" (∫ Y_lm^2 dΩ = 1), "component" (Σ_m Y_lm^2 = 2l+1 on the
+    unit sphere, e3nn's default) or "norm" (Σ_m Y_lm^2 = 1).
+    """
+    l = check_degree(l)
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    if vectors.shape[-1] != 3:
+        raise ValueError(f"vectors must have shape (..., 3), got {tuple(vectors.shape)}")
+    if normalize:
+        if is_torch(vectors):
+            norm = vectors.norm(dim=-1, keepdim=True)
+            vectors = vectors / norm.masked_fill(norm == 0, 1.0)
+        else:
+            norm = np.linalg.norm(vectors, axis=-1, keepdims=True)
+            vectors = vectors / np.where(norm > 0, norm, 1.0)
+    y = vectors[..., :1] * 0 + 1
+    for k in range(l):
+        y = einsum("...a,...b,abk->...k", y, vectors, like(clebsch_gordan(k, 1, k + 1), vectors))
+    scale = {"norm": 1.0, "component": np.sqrt(2 * l + 1), "integral": np.sqrt((2 * l + 1) / (4 * np.pi))}
+    return y * (scale[normalization] / _raw_scale(l))
