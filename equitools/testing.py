@@ -42,3 +42,109 @@ def assert_close(actual, expected, rtol: float = 1e-10, atol: float = 1e-12, wha
     bound = atol + rtol * (float(np.abs(e).max()) if e.size else 0.0)
     if not err <= bound:
         raise AssertionError(f"{what}: max abs error {err:.3e} > {bound:.3e}")
+
+
+def _transformed(data, pos=None, perm=None):
+    """A copy of a torch_geometric batch with new positions and/or atoms reordered by ``perm``."""
+    import torch
+
+    out = data.clone()
+    if perm is not None:
+        inverse = torch.empty_like(perm)
+        inverse[perm] = torch.arange(perm.numel(), device=perm.device)
+        for key in ("z", "pos", "batch", "forces"):
+            value = getattr(out, key, None)
+            if value is not None:
+                setattr(out, key, value[perm])
+        if getattr(out, "edge_index", None) is not None:
+            out.edge_index = inverse[out.edge_index]
+    if pos is not None:
+        out.pos = pos
+    return out
+
+
+def check_potential_symmetries(model, data, *, seed: int = 0, rotations: int = 2, reflections: bool = True,
+                               translations: bool = True, permutations: bool = True, rtol: float = 1e-10,
+                               assert_ok: bool = True) -> dict[str, float]:
+    """Check that a potential's energy is invariant and its forces equivariant (float64 advised).
+
+    ``model(data)`` must return ``{"energy": (n_graphs,), "forces": (n_atoms, 3)}`` for a
+    ``torch_geometric`` batch ``data`` (``z``, ``pos``, ``batch``). Tried: random rotations
+    (``pos R^T``: E same, F R^T), a random improper orthogonal map (if ``reflections``; for O(3)
+    models), a random translation of each structure, and a random reordering of the atoms inside
+    each structure (E same, F reordered). Returns the worst relative error of each check
+    (max abs difference / max abs reference value); raises ``AssertionError`` naming the first
+    check above ``rtol`` when ``assert_ok``.
+    """
+    import torch
+
+    rng = np.random.default_rng(seed)
+    pos = data.pos
+    ref = model(data)
+    e0, f0 = ref["energy"].detach(), ref["forces"].detach()
+
+    def rel(actual, expected):
+        scale = float(expected.abs().max()) if expected.numel() else 0.0
+        diff = float((actual.detach() - expected).abs().max()) if expected.numel() else 0.0
+        return diff / scale if scale > 0 else diff
+
+    errors: dict[str, float] = {}
+    maps = [("rotation", random_rotation(int(rng.integers(1 << 31)))) for _ in range(rotations)]
+    if reflections:
+        maps.append(("reflection", random_orthogonal(int(rng.integers(1 << 31)))))
+    for k, (name, matrix) in enumerate(maps):
+        R = torch.as_tensor(matrix, dtype=pos.dtype, device=pos.device)
+        out = model(_transformed(data, pos=pos @ R.T))
+        errors[f"{name}{k} energy"] = rel(out["energy"], e0)
+        errors[f"{name}{k} forces"] = rel(out["forces"], f0 @ R.T)
+    batch = getattr(data, "batch", None)
+    if batch is None:
+        batch = torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device)
+    if translations:
+        n_graphs = int(batch.max()) + 1
+        shift = torch.as_tensor(rng.normal(scale=5.0, size=(n_graphs, 3)), dtype=pos.dtype, device=pos.device)
+        out = model(_transformed(data, pos=pos + shift[batch]))
+        errors["translation energy"] = rel(out["energy"], e0)
+        errors["translation forces"] = rel(out["forces"], f0)
+    if permutations:
+        order = np.lexsort((rng.random(pos.shape[0]), batch.cpu().numpy()))  # shuffle inside each structure
+        perm = torch.as_tensor(order, device=pos.device)
+        out = model(_transformed(data, perm=perm))
+        errors["permutation energy"] = rel(out["energy"], e0)
+        errors["permutation forces"] = rel(out["forces"], f0[perm])
+    if assert_ok:
+        bad = {k: v for k, v in errors.items() if not v <= rtol}
+        if bad:
+            raise AssertionError(f"symmetry violated beyond rtol={rtol:.0e}: "
+                                 + ", ".join(f"{k}: {v:.2e}" for k, v in bad.items()))
+    return errors
+
+
+def check_forces_are_gradient(model, data, *, eps: float = 1e-5, atoms: int = 3, seed: int = 0,
+                              rtol: float = 1e-6, assert_ok: bool = True) -> float:
+    """Compare ``model(data)["forces"]`` with central finite differences of ``-energy.sum()``.
+
+    Checks every Cartesian component of ``atoms`` randomly chosen atoms (float64 advised); returns
+    the worst error relative to the largest force, raising ``AssertionError`` above ``rtol``.
+    """
+    import torch
+
+    rng = np.random.default_rng(seed)
+    forces = model(data)["forces"].detach()
+    pos = data.pos.detach()
+    chosen = rng.choice(pos.shape[0], size=min(atoms, pos.shape[0]), replace=False)
+    worst = 0.0
+    scale = max(float(forces.abs().max()), 1e-12)
+    for a in chosen:
+        for c in range(3):
+            values = []
+            for sign in (1.0, -1.0):
+                moved = pos.clone()
+                moved[a, c] += sign * eps
+                values.append(float(model(_transformed(data, pos=moved))["energy"].detach().sum()))
+            fd = -(values[0] - values[1]) / (2 * eps)
+            worst = max(worst, abs(fd - float(forces[a, c])) / scale)
+    if assert_ok and not worst <= rtol:
+        raise AssertionError(f"forces differ from -dE/dpos (finite differences, eps={eps}) by {worst:.2e} "
+                             f"relative > {rtol:.0e}")
+    return worst

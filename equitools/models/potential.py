@@ -1,0 +1,115 @@
+"""A potential: a representation (TensorNet, eSCN, FreeCG) + an atomic-energy readout.
+
+E = Σ_atoms (scale · readout(h_i) + shift + E_ref[z_i]); forces = -∂E/∂pos by autograd
+(with ``create_graph`` while training, so force losses train the parameters); stress =
+(1/V) ∂E/∂ε under a homogeneous strain ε of the positions (non-periodic graph: the cell only
+sets the volume).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..nn.blocks import MLP
+from ..nn.edges import build_edges
+
+
+class Potential(nn.Module):
+    """Energy, forces and (optionally) stress of batches of structures.
+
+    Call as ``model(batch)`` with a ``torch_geometric`` ``Data``/``Batch`` holding ``z`` (long),
+    ``pos`` (Å) and, for several structures, ``batch``; optional ``edge_index`` (else built from
+    the cutoff) and ``cell`` (for stress). Returns ``{"energy": (n_graphs,), "forces": (n_atoms, 3)}``
+    in eV and eV/Å, plus ``"stress"`` ``(n_graphs, 3, 3)`` (eV/Å³) when asked for.
+    """
+
+    def __init__(self, representation: nn.Module, config: dict[str, Any], max_z: int = 100,
+                 atomic_energies: Any = None, energy_scale: float = 1.0, energy_shift: float = 0.0):
+        super().__init__()
+        self.config = dict(config)
+        self.representation = representation
+        self.cutoff = float(representation.cutoff)
+        width = representation.num_features
+        self.readout = MLP([width, max(width // 2, 1), 1], act="silu")
+        self.register_buffer("atomic_energies", _reference_energies(atomic_energies, max_z))
+        self.register_buffer("energy_scale", torch.tensor(float(energy_scale)))
+        self.register_buffer("energy_shift", torch.tensor(float(energy_shift)))
+
+    @property
+    def model_name(self) -> str:
+        return str(self.config.get("model"))
+
+    def forward(self, data, compute_forces: bool = True, compute_stress: bool = False,
+                create_graph: bool | None = None) -> dict[str, torch.Tensor]:
+        z = data.z
+        pos = data.pos
+        batch = getattr(data, "batch", None)
+        edge_index = getattr(data, "edge_index", None)
+        num_graphs = getattr(data, "num_graphs", None)
+        cell = getattr(data, "cell", None) if compute_stress else None
+        return self.compute(z, pos, batch, num_graphs, edge_index, cell, compute_forces, compute_stress, create_graph)
+
+    def compute(self, z: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor | None = None,
+                num_graphs: int | None = None, edge_index: torch.Tensor | None = None,
+                cell: torch.Tensor | None = None, compute_forces: bool = True, compute_stress: bool = False,
+                create_graph: bool | None = None) -> dict[str, torch.Tensor]:
+        """The same as ``forward`` on plain tensors."""
+        if z.dim() != 1 or pos.shape != (z.shape[0], 3):
+            raise ValueError(f"expected z (n_atoms,) and pos (n_atoms, 3), got {tuple(z.shape)} and {tuple(pos.shape)}")
+        if int(z.min()) < 0 if z.numel() else False:
+            raise ValueError("atomic numbers z must be >= 0")
+        if z.numel() and int(z.max()) >= self.atomic_energies.shape[0]:
+            raise ValueError(f"atomic number {int(z.max())} exceeds this model's max_z = {self.atomic_energies.shape[0] - 1}")
+        n_atoms = z.shape[0]
+        if batch is None:
+            batch = torch.zeros(n_atoms, dtype=torch.long, device=pos.device)
+        if num_graphs is None:
+            num_graphs = int(batch.max()) + 1 if n_atoms else 0
+        if create_graph is None:
+            create_graph = self.training
+        need_grad = compute_forces or compute_stress
+        if need_grad and not pos.requires_grad:
+            pos = pos.detach().clone().requires_grad_(True)
+        strain = None
+        if compute_stress:
+            if cell is None:
+                raise ValueError("stress needs a cell: the batch has no 'cell' attribute")
+            cell = cell.view(-1, 3, 3).to(pos.dtype)
+            strain = torch.zeros(num_graphs, 3, 3, dtype=pos.dtype, device=pos.device, requires_grad=True)
+            sym = 0.5 * (strain + strain.transpose(1, 2))
+            pos = pos + torch.einsum("ni,nij->nj", pos, sym.index_select(0, batch))
+        graph = build_edges(pos, self.cutoff, batch, edge_index)
+        h = self.representation(z, graph)
+        atom_energy = (self.readout(h).squeeze(-1) * self.energy_scale + self.energy_shift
+                       + self.atomic_energies.index_select(0, z))
+        energy = atom_energy.new_zeros(num_graphs).index_add(0, batch, atom_energy)
+        out = {"energy": energy, "node_energy": atom_energy}
+        if need_grad:
+            inputs = [pos] if strain is None else [pos, strain]
+            grads = torch.autograd.grad([energy.sum()], inputs, create_graph=create_graph, allow_unused=True)
+            if compute_forces:
+                out["forces"] = -grads[0] if grads[0] is not None else torch.zeros_like(pos)
+            if strain is not None:
+                g = grads[1] if grads[1] is not None else torch.zeros_like(strain)
+                volume = torch.linalg.det(cell).abs().view(-1, 1, 1)
+                out["stress"] = g / volume
+        return out
+
+
+def _reference_energies(values: Any, max_z: int) -> torch.Tensor:
+    """Per-element reference energies as a ``(max_z + 1,)`` tensor from a dict {z: E}, a list or None."""
+    out = torch.zeros(max_z + 1, dtype=torch.float64)
+    if values is None:
+        return out.to(torch.get_default_dtype())
+    if isinstance(values, dict):
+        items = [(int(k), float(v)) for k, v in values.items()]
+    else:
+        items = list(enumerate(float(v) for v in values))
+    for k, v in items:
+        if not 0 <= k <= max_z:
+            raise ValueError(f"atomic_energies: element {k} outside 0..max_z={max_z}")
+        out[k] = v
+    return out.to(torch.get_default_dtype())

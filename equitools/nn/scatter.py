@@ -1,0 +1,28 @@
+"""Aggregation over ``edge_index`` (plain ``index_add``: deterministic on CPU, scriptable)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def scatter_sum(src: torch.Tensor, index: torch.Tensor, dim_size: int) -> torch.Tensor:
+    """``out[i] = Σ_{e: index[e] = i} src[e]`` along dim 0; ``out`` has ``dim_size`` rows."""
+    out = src.new_zeros((dim_size,) + tuple(src.shape[1:]))
+    return out.index_add(0, index, src)
+
+
+def scatter_mean(src: torch.Tensor, index: torch.Tensor, dim_size: int) -> torch.Tensor:
+    """Mean of the rows of ``src`` sent to each index (0 where none is)."""
+    total = scatter_sum(src, index, dim_size)
+    count = torch.zeros(dim_size, dtype=src.dtype, device=src.device).index_add(
+        0, index, torch.ones_like(index, dtype=src.dtype))
+    return total / count.clamp(min=1).view((-1,) + (1,) * (src.dim() - 1))
+
+
+def scatter_softmax(src: torch.Tensor, index: torch.Tensor, dim_size: int) -> torch.Tensor:
+    """Softmax of ``src`` (edges × …) over the edges sharing an index (numerically stabilised)."""
+    shape = (dim_size,) + tuple(src.shape[1:])
+    idx = index.view((-1,) + (1,) * (src.dim() - 1)).expand_as(src)
+    high = src.new_full(shape, float("-inf")).scatter_reduce(0, idx, src.detach(), "amax", include_self=True)
+    e = torch.exp(src - high.index_select(0, index))
+    return e / scatter_sum(e, index, dim_size).index_select(0, index)

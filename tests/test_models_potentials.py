@@ -1,0 +1,153 @@
+"""Every potential (TensorNet, eSCN, FreeCG), float64: symmetries, forces, batching, edge cases,
+overfitting real rMD17 frames. One shared checker (``equitools.testing``) for all of them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Batch, Data
+
+from equitools.models import build
+from equitools.paths import shared_data_dir
+from equitools.testing import assert_close, check_forces_are_gradient, check_potential_symmetries
+
+TINY = {
+    "tensornet": {"hidden_channels": 8, "num_layers": 2, "num_rbf": 8, "cutoff": 4.0},
+    "tensornet-so3": {"model": "tensornet", "hidden_channels": 8, "num_layers": 2, "num_rbf": 8, "cutoff": 4.0,
+                      "equivariance_group": "SO(3)"},
+    "escn": {"sphere_channels": 8, "hidden_channels": 8, "edge_channels": 8, "num_layers": 2, "lmax": 3,
+             "mmax": 2, "num_basis": 8, "cutoff": 4.0},
+    "freecg": {"hidden_channels": 16, "num_layers": 2, "num_heads": 2, "num_groups": 4, "num_rbf": 8,
+               "cutoff": 4.0},
+}
+O3 = {"tensornet", "freecg"}  # models whose energy is also invariant under reflections
+
+
+def tiny(name: str, **extra) -> torch.nn.Module:
+    config = {"model": name, **TINY[name], "dtype": "float64", **extra}
+    config["model"] = TINY[name].get("model", name)
+    torch.manual_seed(0)
+    model = build(config)
+    # random, non-trivial weights in the readout so that every part matters
+    return model
+
+
+def molecule(n_atoms: int, seed: int) -> Data:
+    """A random molecule-like structure: atoms at least 0.9 Å apart within a ~2.5 Å ball."""
+    rng = np.random.default_rng(seed)
+    pos = []
+    while len(pos) < n_atoms:
+        p = rng.normal(scale=1.2, size=3)
+        if all(np.linalg.norm(p - q) > 0.9 for q in pos):
+            pos.append(p)
+    z = rng.choice([1, 6, 7, 8], size=n_atoms)
+    return Data(z=torch.as_tensor(z), pos=torch.as_tensor(np.array(pos), dtype=torch.float64))
+
+
+def batch_of(*sizes: int) -> Batch:
+    return Batch.from_data_list([molecule(n, seed=10 + k) for k, n in enumerate(sizes)])
+
+
+@pytest.fixture(scope="module", params=list(TINY))
+def name(request):
+    return request.param
+
+
+def test_symmetries(name):
+    model = tiny(name)
+    errors = check_potential_symmetries(model, batch_of(7, 5), reflections=name in O3, rtol=1e-10)
+    assert errors
+
+
+def test_forces_are_minus_energy_gradient(name):
+    model = tiny(name)
+    check_forces_are_gradient(model, batch_of(6), eps=1e-5, atoms=3, rtol=1e-7)
+
+
+def test_batch_equals_one_by_one(name):
+    model = tiny(name)
+    molecules = [molecule(n, seed=20 + n) for n in (8, 3, 5)]
+    together = model(Batch.from_data_list(molecules))
+    start = 0
+    for k, mol in enumerate(molecules):
+        alone = model(Batch.from_data_list([mol]))
+        assert_close(together["energy"][k], alone["energy"][0], rtol=1e-12, what=f"energy of molecule {k}")
+        n = mol.num_nodes
+        assert_close(together["forces"][start:start + n], alone["forces"], rtol=1e-12, what=f"forces of molecule {k}")
+        start += n
+
+
+def test_isolated_atom_and_single_atom_are_finite(name):
+    model = tiny(name)
+    lone = Data(z=torch.tensor([8]), pos=torch.zeros(1, 3, dtype=torch.float64))
+    out = model(Batch.from_data_list([lone]))
+    assert out["energy"].shape == (1,) and out["forces"].shape == (1, 3)
+    assert torch.isfinite(out["energy"]).all() and torch.isfinite(out["forces"]).all()
+    assert_close(out["forces"], torch.zeros(1, 3), atol=0, what="force on a single atom")
+    # an atom beyond the cutoff of a molecule: no neighbours, still finite
+    mol = molecule(4, seed=3)
+    far = Data(z=torch.cat([mol.z, torch.tensor([6])]),
+               pos=torch.cat([mol.pos, torch.tensor([[30.0, 0.0, 0.0]], dtype=torch.float64)]))
+    out = model(Batch.from_data_list([far]))
+    assert torch.isfinite(out["energy"]).all() and torch.isfinite(out["forces"]).all()
+    assert_close(out["forces"][-1], torch.zeros(3), atol=0, what="force on an isolated atom")
+    # its energy is its own: that of the molecule plus that of the lone atom
+    parts = model(Batch.from_data_list([mol, Data(z=torch.tensor([6]), pos=torch.zeros(1, 3, dtype=torch.float64))]))
+    assert_close(out["energy"][0], parts["energy"].sum(), rtol=1e-12, what="energy of molecule + far atom")
+
+
+def test_given_edge_index_matches_built_graph(name):
+    from equitools.nn.graph import radius_graph
+
+    model = tiny(name)
+    data = batch_of(6, 4)
+    built = model(data)
+    given = data.clone()
+    given.edge_index = radius_graph(data.pos, model.cutoff, data.batch)
+    out = model(given)
+    assert_close(out["energy"], built["energy"], rtol=1e-12, what="energy with given edge_index")
+    assert_close(out["forces"], built["forces"], rtol=1e-12, what="forces with given edge_index")
+
+
+KCAL_PER_MOL_IN_EV = 0.0433641153087705  # 4.184 kJ/mol / 96.485332 kJ/mol per eV
+
+
+def rmd17_frames(molecule_name: str = "ethanol", count: int = 5) -> Batch:
+    root = shared_data_dir()
+    path = None if root is None else root / "rmd17" / f"rmd17_{molecule_name}_train_01.npz"
+    if path is None or not path.is_file():
+        pytest.skip(f"real rMD17 data not found (looked for {path}; set EQUITOOLS_DATA to the shared data folder)")
+    raw = np.load(path)
+    z = torch.as_tensor(raw["nuclear_charges"].astype(np.int64))
+    frames = []
+    for k in range(count):
+        frames.append(Data(z=z, pos=torch.as_tensor(raw["coords"][k], dtype=torch.float64),
+                           energy=torch.tensor([raw["energies"][k] * KCAL_PER_MOL_IN_EV]),
+                           forces=torch.as_tensor(raw["forces"][k] * KCAL_PER_MOL_IN_EV)))
+    return Batch.from_data_list(frames)
+
+
+def test_tiny_model_overfits_five_rmd17_frames(name):
+    data = rmd17_frames()
+    energy = data.energy.to(torch.float64)
+    shift = float(energy.mean()) / data.z.numel() * data.num_graphs
+    model = tiny(name, energy_shift=shift)
+    model.train()
+    optimiser = torch.optim.Adam(model.parameters(), lr=5e-3)
+
+    def loss_fn():
+        out = model(data)
+        return (((out["energy"] - energy) ** 2).mean() + ((out["forces"] - data.forces) ** 2).mean())
+
+    first = float(loss_fn())
+    best = first
+    for step in range(400):
+        optimiser.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        optimiser.step()
+        best = min(best, float(loss))
+        if best < first / 200:
+            break
+    assert best < first / 100, f"{name}: loss went from {first:.3e} to {best:.3e} only"
