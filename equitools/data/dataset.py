@@ -1,0 +1,93 @@
+"""``AtomsDataset``: frames as ``torch_geometric.data.Data``, the base of every loader."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+
+from .frames import Frames
+
+
+class AtomsDataset(torch.utils.data.Dataset):
+    """Indexable frames; ``dataset[i]`` is a ``Data`` with
+
+    ``z`` ``(A,)`` long, ``pos`` ``(A, 3)`` Å, ``energy`` ``(1,)`` eV (float64: totals of
+    10⁴ eV lose meV in float32), ``forces`` ``(A, 3)`` eV/Å, and every per-frame field of the
+    store with a leading dimension 1 (targets ``(1,)``, ``cell`` ``(1, 3, 3)``, ...). ``pos``,
+    ``forces`` and ``cell`` have ``dtype`` (default: torch's default dtype); other targets stay
+    float64. ``dataset[[i, j, ...]]`` / ``dataset[a:b]`` / ``subset(indices)`` give a view.
+    ``metadata`` says where the data came from and in which units each field is.
+    Works with ``torch_geometric.loader.DataLoader``.
+    """
+
+    def __init__(self, frames: Frames, metadata: dict, *, transform: Callable[[Data], Data] | None = None,
+                 dtype: torch.dtype | None = None):
+        dtype = dtype or torch.get_default_dtype()
+        self.frames = frames
+        self.metadata = metadata
+        self.transform = transform
+        self.dtype = dtype
+        self._pos = frames.pos.to(dtype)
+        self._forces = None if frames.forces is None else frames.forces.to(dtype)
+        self._graph = {k: v.to(dtype) if k == "cell" else v for k, v in frames.graph.items()}
+        self._indices: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.frames) if self._indices is None else self._indices.numel()
+
+    @property
+    def indices(self) -> torch.Tensor:
+        """Positions of this view's frames in the underlying store, ``(len(self),)`` long."""
+        return torch.arange(len(self.frames)) if self._indices is None else self._indices
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)) or (torch.is_tensor(index) and index.dim() == 0):
+            return self.get(int(index))
+        if isinstance(index, slice):
+            return self.subset(self.indices[index])
+        if isinstance(index, (Sequence, np.ndarray, torch.Tensor)):
+            return self.subset(index)
+        raise TypeError(f"cannot index an AtomsDataset with {type(index).__name__}")
+
+    def get(self, i: int) -> Data:
+        """Frame ``i`` of this view (negative counts from the end) as ``Data``."""
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"frame {i} out of range for a dataset of {n} frames")
+        k = int(self.indices[i % n]) if self._indices is not None else i % n
+        a, b = int(self.frames.ptr[k]), int(self.frames.ptr[k + 1])
+        data = Data(z=self.frames.z[a:b], pos=self._pos[a:b])
+        if self.frames.energy is not None:
+            data.energy = self.frames.energy[k:k + 1]
+        if self._forces is not None:
+            data.forces = self._forces[a:b]
+        for key, value in self._graph.items():
+            data[key] = value[k:k + 1]
+        return data if self.transform is None else self.transform(data)
+
+    def subset(self, indices) -> "AtomsDataset":
+        """A view on the frames at ``indices`` (positions in this view; any order, may repeat)."""
+        idx = torch.as_tensor(np.asarray(indices), dtype=torch.long).reshape(-1)
+        n = len(self)
+        if idx.numel() and (int(idx.min()) < -n or int(idx.max()) >= n):
+            raise IndexError(f"indices out of range for a dataset of {n} frames")
+        view = copy.copy(self)
+        view._indices = self.indices[idx % max(n, 1)]
+        return view
+
+    @property
+    def energies(self) -> torch.Tensor | None:
+        """Energies of this view's frames, ``(len(self),)`` float64 eV (None without energies)."""
+        return None if self.frames.energy is None else self.frames.energy[self.indices]
+
+    @property
+    def n_atoms(self) -> torch.Tensor:
+        """Atoms per frame of this view, ``(len(self),)`` long."""
+        return (self.frames.ptr[1:] - self.frames.ptr[:-1])[self.indices]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} frames, source={self.metadata.get('source')!r})"
