@@ -1,0 +1,14 @@
+"""Irreducible Cartesian tensors: coupling paths, path matrices, ICT decomposition matrices,
+orthogonal bases of equivariant maps, save/load. numpy/scipy/sympy only (no torch needed)."""
+
+from .decomposition import DecompositionMatrices, decompose, decomposition_matrices
+from .equivariant import EquivariantBasis, Space, equivariant_basis
+from .io import PathMatricesFileError, load, save
+from .path_matrices import PathMatrices, path_matrices, product_path_matrices
+from .paths import coupling_paths, irreps_string, product_paths
+
+__all__ = [
+    "DecompositionMatrices", "EquivariantBasis", "PathMatrices", "PathMatricesFileError", "Space",
+    "coupling_paths", "decompose", "decomposition_matrices", "equivariant_basis", "irreps_string",
+    "load", "path_matrices", "product_path_matrices", "product_paths", "save",
+]
