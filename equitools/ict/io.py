@@ -63,6 +63,9 @@ def save(pm: PathMatrices, path) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, **arrays)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)

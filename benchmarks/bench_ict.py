@@ -1,0 +1,124 @@
+"""ICT path matrices: time and peak memory, side by side with e3nn's ``ReducedTensorProducts``.
+
+    python benchmarks/bench_ict.py            # n = 4..7 vs e3nn, ours for 8, 9 (dense), 10 (sparse)
+    python benchmarks/bench_ict.py --quick    # n = 4..6 vs e3nn, ours up to 8
+
+Every measurement runs in a fresh subprocess (one Python, numpy/torch loaded before the clock
+starts), so its peak resident memory above the pre-build baseline is attributable to it.
+Results: ``benchmarks/results/bench_ict.json`` and a markdown table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "bench_ict.json"
+
+
+def _rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def measure(library: str, n: int, form: str) -> dict:
+    """Run one case in this process; returns seconds and memory figures."""
+    import numpy as np
+
+    if library == "e3nn":
+        import torch
+        from e3nn import o3
+
+        torch.set_num_threads(2)
+        indices = "abcdefghij"[:n]
+        baseline = _rss_bytes()
+        start = time.perf_counter()
+        rtp = o3.ReducedTensorProducts(indices, **{c: "1o" for c in indices})
+        seconds = time.perf_counter() - start
+        output = rtp.change_of_basis.numel() * rtp.change_of_basis.element_size()
+        return {"seconds": seconds, "peak_bytes": _rss_bytes() - baseline, "output_bytes": output, "irreps": str(rtp.irreps_out.simplify())}
+    from equitools.ict import path_matrices
+
+    path_matrices(2)  # load CG caches and thread pool machinery outside the clock
+    baseline = _rss_bytes()
+    start = time.perf_counter()
+    pm = path_matrices(n, dtype=np.float64, sparse=form == "sparse")
+    seconds = time.perf_counter() - start
+    stack = pm.stacked()
+    if pm.sparse:
+        output, nonzero = stack.data.nbytes + stack.indices.nbytes + stack.indptr.nbytes, stack.nnz
+    else:
+        output, nonzero = stack.nbytes, int(np.count_nonzero(stack))
+    return {
+        "seconds": seconds, "peak_bytes": _rss_bytes() - baseline, "output_bytes": output,
+        "nonzero_fraction": nonzero / pm.dim**2, "irreps": pm.irreps,
+    }
+
+
+def run_case(library: str, n: int, form: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, __file__, "--case", library, str(n), form], capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--case", nargs=3, metavar=("LIBRARY", "N", "FORM"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        library, n, form = args.case
+        print(json.dumps(measure(library, int(n), form)))
+        return
+    compared = range(4, 7) if args.quick else range(4, 8)
+    alone = [(8, "dense")] if args.quick else [(8, "dense"), (9, "dense"), (9, "sparse"), (10, "sparse")]
+    rows = []
+    for n in compared:
+        ours, peer = run_case("equitools", n, "dense"), run_case("e3nn", n, "dense")
+        assert ours["irreps"] == peer["irreps"], (ours["irreps"], peer["irreps"])
+        rows.append({"n": n, "form": "dense", "equitools": ours, "e3nn": peer, "speedup": peer["seconds"] / ours["seconds"]})
+        print(f"n={n}: equitools {ours['seconds']:.4f} s, e3nn {peer['seconds']:.2f} s, x{rows[-1]['speedup']:.0f}", file=sys.stderr)
+    for n, form in alone:
+        ours = run_case("equitools", n, form)
+        rows.append({"n": n, "form": form, "equitools": ours, "e3nn": None, "speedup": None})
+        print(f"n={n} {form}: {ours['seconds']:.2f} s, peak/output {ours['peak_bytes'] / ours['output_bytes']:.2f}", file=sys.stderr)
+    import numpy
+    import scipy
+
+    report = {
+        "benchmark": "ICT path matrices (all paths, float64)",
+        "command": "python benchmarks/bench_ict.py" + (" --quick" if args.quick else ""),
+        "machine": {"cpus": __import__("os").cpu_count(), "platform": platform.platform(), "numpy": numpy.__version__, "scipy": scipy.__version__},
+        "rows": rows,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    temporary = RESULTS.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(report, indent=2))
+    temporary.replace(RESULTS)
+    print(table(report))
+
+
+def table(report: dict) -> str:
+    """Markdown table of a report."""
+    lines = [
+        "| rank n | form | equitools time | e3nn ReducedTensorProducts | speed-up | peak memory / output | nonzeros |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in report["rows"]:
+        ours, peer = row["equitools"], row["e3nn"]
+        lines.append(
+            f"| {row['n']} | {row['form']} | {ours['seconds']:.3f} s | "
+            + (f"{peer['seconds']:.2f} s | {row['speedup']:.0f}x" if peer else "not run | ")
+            + f" | {ours['peak_bytes'] / ours['output_bytes']:.2f} ({ours['output_bytes'] / 1e9:.3g} GB out) | {ours['nonzero_fraction']:.1%} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
