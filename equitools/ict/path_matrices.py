@@ -239,6 +239,15 @@ def _to_sympy(block):
     return sympy.ImmutableMatrix(block.tolist())
 
 
+def _identity(size: int, exact: bool) -> np.ndarray:
+    """The rank-1 stack: the identity (float64, or sympy integers in an object array)."""
+    if not exact:
+        return np.eye(size)
+    import sympy
+
+    return np.array(sympy.eye(size).tolist(), dtype=object)
+
+
 def product_path_matrices(degrees, parities=None, *, dtype=np.float64, exact: bool = False,
                           sparse: bool = False, progress=None) -> PathMatrices:
     """Path matrices of the tensor product of irreps of the given degrees (real e3nn basis).
@@ -255,12 +264,7 @@ def product_path_matrices(degrees, parities=None, *, dtype=np.float64, exact: bo
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
     if exact and sparse:
         raise ValueError("exact path matrices are dense sympy objects; use exact=False with sparse=True")
-    d0 = 2 * degrees[0] + 1
-    matrix = np.eye(d0, dtype=object if exact else np.float64)
-    if exact:
-        import sympy
-
-        matrix = np.array([[sympy.Integer(int(v)) for v in row] for row in matrix], dtype=object)
+    matrix = _identity(2 * degrees[0] + 1, exact)
     paths = product_paths(degrees[:1])
     for k, l in enumerate(degrees[1:], start=2):
         last = k == len(degrees)
@@ -272,8 +276,8 @@ def product_path_matrices(degrees, parities=None, *, dtype=np.float64, exact: bo
             progress=progress if last else None,
         )
         paths = product_paths(degrees[:k])
-    if len(degrees) == 1:
-        matrix = sp.csr_matrix(matrix.astype(dtype)) if sparse else (matrix if exact else matrix.astype(dtype))
+    if len(degrees) == 1 and not exact:
+        matrix = sp.csr_matrix(matrix, dtype=dtype) if sparse else matrix.astype(dtype)
     return PathMatrices(degrees, paths, matrix, int(np.prod(parities)), exact)
 
 
