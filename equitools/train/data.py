@@ -1,0 +1,150 @@
+"""The data side of training: datasets from the ``data`` section of a config, the
+train/validation/test split, and a ``LightningDataModule`` that batches them.
+
+Formats and the default ``data.path`` of each:
+
+- ``rmd17``: the folder holding ``rmd17_<molecule>_{train,test}_0<k>.npz`` or the release
+  (default: the shared data folder); train and validation come from the official split's
+  train file, the test set is its test file. A ``.npz`` path is read as one rMD17-schema file.
+- ``md17`` / ``extxyz``: one file (required).
+- ``qm9``: a qm9pack CSV or a raw folder (default: the shared 3,000-molecule sample, else the
+  installed qm9pack); ``data.target`` is learnt as the "energy" (default U0).
+- ``embedded``: a data set shipped in the repository (default ``ethanol_xtb_500K``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+
+from equitools import data as datasets
+from equitools.paths import shared_data_dir
+
+
+class SelectTarget:
+    """Transform: put the per-graph property ``name`` (``(1,)``) in ``data.energy``."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, data: Data) -> Data:
+        data.energy = data[self.name]
+        return data
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+def load_datasets(section: dict[str, Any], dtype: torch.dtype) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``({"train", "val", "test"}: datasets, info)`` for a resolved ``data`` section.
+
+    ``info``: ``source``, ``target`` and ``unit`` (the unit of the learnt "energy"),
+    ``has_forces``. Raises ``FileNotFoundError`` naming the missing file or folder.
+    """
+    fmt = section["format"]
+    transform, target, unit = None, "energy", "eV"
+    if fmt == "qm9":
+        target = section["target"] or "U0"
+        if target not in datasets.QM9.targets:
+            raise ValueError(f"data.target {target!r} is not a QM9 target; valid targets: {list(datasets.QM9.targets)}")
+        transform, unit = SelectTarget(target), datasets.QM9.units[target]
+    main, test = _read(fmt, section, transform, dtype)
+    sizes = [section["n_train"], section["n_val"]]
+    if test is None:
+        sizes.append(section["n_test"])
+    parts = datasets.split_dataset(main, sizes, seed=section["seed"])
+    splits = {"train": parts[0], "val": parts[1], "test": test if test is not None else parts[2]}
+    if section["n_test"] is not None and test is not None:
+        splits["test"] = test[: section["n_test"]]
+    has_forces = main.frames.forces is not None
+    info = {"source": main.metadata.get("source"), "format": fmt, "target": target, "unit": unit,
+            "has_forces": has_forces, "sizes": {k: len(v) for k, v in splits.items()}}
+    return splits, info
+
+
+def _read(fmt: str, section: dict[str, Any], transform, dtype):
+    path = section["path"]
+    options = {"transform": transform, "dtype": dtype}
+    if fmt == "embedded":
+        main = datasets.embedded(path or "ethanol_xtb_500K", **options)
+    elif fmt == "rmd17":
+        root = Path(path) if path else _shared("rmd17")
+        if root.suffix == ".npz":
+            main = datasets.read_rmd17(_existing(root), **options)
+        else:
+            main = datasets.RMD17(root, section["molecule"], "train", section["split_index"], **options)
+            test_path = section["test_path"]
+            test = (datasets.read_rmd17(_existing(test_path), **options) if test_path
+                    else datasets.RMD17(root, section["molecule"], "test", section["split_index"], **options))
+            return main, test
+    elif fmt == "md17":
+        main = datasets.read_md17(_existing(_required(path, fmt)), **options)
+    elif fmt == "extxyz":
+        main = datasets.ExtXYZ(_existing(_required(path, fmt)), energy_unit=section["energy_unit"], **options)
+    elif fmt == "qm9":
+        default = shared_data_dir() / "qm9" / "qm9_sample_3000.csv" if shared_data_dir() else None
+        main = datasets.QM9(_existing(path) if path else default, **options)
+    else:
+        raise ValueError(f"unknown data.format {fmt!r}")
+    test = _read_like(fmt, section, options) if section["test_path"] else None
+    return main, test
+
+
+def _read_like(fmt: str, section: dict[str, Any], options: dict[str, Any]):
+    path = _existing(section["test_path"])
+    if fmt == "extxyz":
+        return datasets.ExtXYZ(path, energy_unit=section["energy_unit"], **options)
+    if fmt == "qm9":
+        return datasets.QM9(path, **options)
+    return datasets.read_md17(path, **options) if fmt == "md17" else datasets.read_rmd17(path, **options)
+
+
+def _shared(name: str) -> Path:
+    root = shared_data_dir()
+    if root is None:
+        raise FileNotFoundError(f"data.path is not set and there is no shared data folder for {name} "
+                                "(set EQUITOOLS_DATA or data.path)")
+    return root
+
+
+def _required(path, fmt: str) -> str:
+    if not path:
+        raise ValueError(f"data.format {fmt!r} needs data.path (the data file)")
+    return path
+
+
+def _existing(path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"data file {path} does not exist")
+    return path
+
+
+class AtomsDataModule(pl.LightningDataModule):
+    """Batches of the train/val/test views (``torch_geometric`` ``DataLoader``; Lightning adds
+    the distributed sampler under DDP)."""
+
+    def __init__(self, splits: dict[str, Any], batch_size: int, val_batch_size: int, num_workers: int = 0,
+                 seed: int = 0):
+        super().__init__()
+        self.splits = splits
+        self.batch_size = batch_size
+        self.val_batch_size = val_batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+
+    def train_dataloader(self) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(self.splits["train"], batch_size=self.batch_size, shuffle=True, drop_last=False,
+                          num_workers=self.num_workers, generator=generator)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.splits["val"], batch_size=self.val_batch_size, num_workers=self.num_workers)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(self.splits["test"], batch_size=self.val_batch_size, num_workers=self.num_workers)

@@ -1,0 +1,102 @@
+"""Plots of a run: learning curves from the CSV log, and parity plots of predictions."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from .io import atomic_write
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def read_epoch_metrics(path: str | Path) -> dict[str, np.ndarray]:
+    """Per-epoch columns of a Lightning ``metrics.csv``: ``{"epoch": (n,), name: (n,)}``, NaN
+    where an epoch has no value; rows logged per step are left out."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no metrics log at {path}")
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    by_epoch: dict[int, dict[str, float]] = {}
+    for row in rows:
+        if not row.get("epoch"):
+            continue
+        epoch = int(float(row["epoch"]))
+        values = by_epoch.setdefault(epoch, {})
+        for key, text in row.items():
+            if key not in ("epoch", "step") and text not in (None, "") and not key.endswith("_step"):
+                values[key] = float(text)
+    epochs = sorted(by_epoch)
+    names = sorted({k for v in by_epoch.values() for k in v})
+    out = {"epoch": np.array(epochs)}
+    for name in names:
+        out[name] = np.array([by_epoch[e].get(name, np.nan) for e in epochs])
+    return out
+
+
+def plot_learning_curves(metrics_csv: str | Path, output: str | Path, unit: str = "eV",
+                         title: str | None = None) -> Path:
+    """Validation energy/force MAE and training loss per epoch (log scale), saved as PNG."""
+    plt = _pyplot()
+    columns = read_epoch_metrics(metrics_csv)
+    panels = [("val_energy_mae", f"energy MAE (m{unit})"), ("val_forces_mae", f"force MAE (m{unit}/Å)"),
+              ("train_loss_epoch", "training loss")]
+    panels = [p for p in panels if p[0] in columns]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2), squeeze=False)
+    for ax, (key, label) in zip(axes[0], panels):
+        keep = np.isfinite(columns[key])
+        ax.plot(columns["epoch"][keep] + 1, columns[key][keep], marker=".")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, output)
+
+
+def plot_parity(reference: dict[str, np.ndarray], predicted: dict[str, np.ndarray], output: str | Path,
+                unit: str = "eV", title: str | None = None) -> Path:
+    """Predicted vs reference energies (both shifted by the mean reference energy) and force
+    components, saved as PNG."""
+    plt = _pyplot()
+    keys = [k for k in ("energy", "forces") if k in reference and k in predicted]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        ref, pred = np.ravel(reference[key]), np.ravel(predicted[key])
+        if key == "energy":
+            offset = ref.mean()
+            ref, pred = ref - offset, pred - offset
+        mae = 1000 * np.mean(np.abs(pred - ref))
+        ax.scatter(ref, pred, s=4, alpha=0.5)
+        bounds = [min(ref.min(), pred.min()), max(ref.max(), pred.max())]
+        ax.plot(bounds, bounds, color="k", lw=0.8)
+        label = f"E - <E> ({unit})" if key == "energy" else f"F ({unit}/Å)"
+        ax.set_xlabel(f"reference {label}")
+        ax.set_ylabel(f"predicted {label}")
+        ax.set_title(f"{key}: MAE {mae:.3g} m{unit}{'/Å' if key == 'forces' else ''}")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, output)
+
+
+def save_figure(fig, output: str | Path) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
+    _pyplot().close(fig)
+    return atomic_write(output, lambda handle: handle.write(buffer.getvalue()))

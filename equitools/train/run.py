@@ -1,0 +1,116 @@
+"""``train(config)``: one training run on PyTorch Lightning, from a resolved config to a run
+folder::
+
+    OUT/config.yaml                 the resolved config
+    OUT/checkpoints/last.ckpt       Lightning checkpoint after every validated epoch (resume)
+    OUT/checkpoints/best-*.ckpt     the checkpoint with the lowest validation loss
+    OUT/logs/csv/metrics.csv        per-step/epoch metrics;  OUT/logs/tensorboard/  TensorBoard
+    OUT/model.pt                    the best (EMA) weights as an ``equitools.models`` file
+    OUT/metrics.json                test and best validation metrics, sizes, timings
+    OUT/learning_curves.png
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from equitools.models import save
+
+from .checkpoint import check_compatible
+from .config import dump_config
+from .data import AtomsDataModule, load_datasets
+from .io import AtomicCheckpointIO, atomic_write_text
+from .module import ForceFieldModule
+from .references import fit_reference_energies, readout_scale
+
+
+def train(config: dict[str, Any], resume: bool | str | None = None, callbacks: list | None = None,
+          plots: bool = True) -> dict[str, Any]:
+    """Train as ``config`` (resolved by :func:`equitools.train.config.resolve_config`) says.
+
+    resume: a Lightning checkpoint path, or True for ``OUT/checkpoints/last.ckpt``. A run folder
+    that already holds checkpoints is only continued with ``resume``. Returns the metrics
+    written to ``OUT/metrics.json`` (on the main process; other DDP processes return ``{}``).
+    """
+    started = time.time()
+    out = Path(config["output"]["dir"])
+    ckpt_path = _resume_path(out, resume)
+    training = config["training"]
+    pl.seed_everything(training["seed"], workers=True, verbose=False)
+    dtype = torch.float64 if config["model"]["dtype"] == "float64" else torch.float32
+    splits, info = load_datasets(config["data"], dtype)
+    use_forces = training["force_weight"] > 0
+    if use_forces and not info["has_forces"]:
+        raise ValueError(f"training.force_weight = {training['force_weight']} but the data ({info['source']}) has "
+                         "no forces; set training.force_weight=0")
+    max_z = config["model"]["max_z"]
+    references = (fit_reference_energies(splits["train"], max_z) if training["reference_energies"] == "fit"
+                  else torch.zeros(max_z + 1, dtype=torch.float64))
+    scale, shift = readout_scale(splits["train"], references, use_forces)
+    module = ForceFieldModule(config["model"], training, references.tolist(), scale, shift)
+    if ckpt_path is not None:
+        check_compatible(ckpt_path, config["model"])
+    datamodule = AtomsDataModule(splits, config["data"]["batch_size"], config["data"]["val_batch_size"],
+                                 config["data"]["num_workers"], seed=training["seed"])
+    checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", filename="best-{epoch:04d}", monitor="val_loss",
+                                 mode="min", save_top_k=1, save_last=True)
+    trainer = pl.Trainer(
+        max_epochs=training["max_epochs"],
+        max_time=None if training["max_time"] is None else {"minutes": float(training["max_time"])},
+        accelerator=config["trainer"]["accelerator"], devices=config["trainer"]["devices"],
+        num_nodes=config["trainer"]["num_nodes"], strategy=config["trainer"]["strategy"],
+        precision="64-true" if dtype == torch.float64 else "32-true",
+        gradient_clip_val=training["gradient_clip"], inference_mode=False,
+        callbacks=[checkpoint, EarlyStopping("val_loss", patience=training["early_stopping_patience"]),
+                   LearningRateMonitor("epoch"), *(callbacks or [])],
+        logger=[CSVLogger(out, name="logs", version="csv"), TensorBoardLogger(out, name="logs", version="tensorboard")],
+        plugins=[AtomicCheckpointIO()], default_root_dir=out,
+        enable_progress_bar=config["trainer"]["progress_bar"], enable_model_summary=False,
+        log_every_n_steps=config["trainer"]["log_every_n_steps"],
+        check_val_every_n_epoch=config["trainer"]["check_val_every_n_epoch"],
+    )
+    if trainer.is_global_zero:
+        dump_config(config, out / "config.yaml")
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    last_val = {k.removeprefix("val_"): float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val_")}
+    best = checkpoint.best_model_path or None
+    tested = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
+    if not trainer.is_global_zero:
+        return {}
+    save(module.export(), out / "model.pt")
+    metrics = {
+        "test": {k.removeprefix("test_"): float(v) for k, v in tested[0].items()},
+        "last_val": last_val,
+        "best_val_loss": None if checkpoint.best_model_score is None else float(checkpoint.best_model_score),
+        "epochs": trainer.current_epoch, "global_steps": trainer.global_step,
+        "wall_time_s": round(time.time() - started, 1), "best_checkpoint": best,
+        "data": info, "units": {"energy": f"m{info['unit']}", "forces": f"m{info['unit']}/Å"},
+        "model": config["model"]["model"], "parameters": sum(p.numel() for p in module.model.parameters()),
+    }
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=str))
+    if plots:
+        from .plots import plot_learning_curves
+
+        plot_learning_curves(out / "logs" / "csv" / "metrics.csv", out / "learning_curves.png", unit=info["unit"])
+    return metrics
+
+
+def _resume_path(out: Path, resume: bool | str | None) -> str | None:
+    last = out / "checkpoints" / "last.ckpt"
+    if resume is None or resume is False:
+        if last.exists():
+            raise FileExistsError(f"{out} already holds a run ({last}); resume it (--resume) or choose another "
+                                  "output.dir")
+        return None
+    path = last if resume is True else Path(resume)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint to resume from at {path}")
+    return str(path)
