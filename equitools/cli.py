@@ -10,6 +10,11 @@ import sys
 COMMANDS = {
     "ict": ("equitools.ict.command", "ICT path/decomposition matrices: build, verify, save"),
     "data": ("equitools.data.command", "data sets: inspect, generate reference data with GFN2-xTB"),
+    "train": ("equitools.train.command_train", "train a potential from a YAML config (PyTorch Lightning)"),
+    "evaluate": ("equitools.train.command_evaluate", "error metrics and a parity plot of a model on a data file"),
+    "md": ("equitools.calculators.command_md", "molecular dynamics with a trained model (ASE)"),
+    "bench": ("equitools.train.command_bench", "run the benchmarks in benchmarks/"),
+    "demo": ("equitools.demo", "train, evaluate and run MD on the embedded data in a few minutes"),
 }
 
 

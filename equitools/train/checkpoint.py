@@ -48,9 +48,27 @@ def check_compatible(path: str | Path, model_config: dict[str, Any]) -> None:
 def export_checkpoint(path: str | Path, output: str | Path) -> Path:
     """Write the inference weights of the training checkpoint ``path`` (EMA when used) as an
     ``equitools.models`` file ``output``; returns ``output``."""
+    if Path(path).suffix != ".ckpt":
+        raise ValueError(f"{path}: expected a Lightning training checkpoint (.ckpt)")
+    return save(load_potential(path), output)
+
+
+def load_potential(path: str | Path, model: str | None = None):
+    """A potential for inference from an exported model file, a run folder (its ``model.pt``)
+    or a Lightning training checkpoint (``.ckpt``). ``model``: the architecture it must be."""
+    from equitools.models import load
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.pt"
+    if path.suffix != ".ckpt":
+        return load(path, model=model)
+    payload = read_checkpoint(path)
     from .module import ForceFieldModule
 
-    payload = read_checkpoint(path)
     module = ForceFieldModule(**payload["hyper_parameters"])
     module.load_state_dict(payload["state_dict"])
-    return save(module.export(), output)
+    potential = module.export()
+    if model is not None and potential.model_name != model:
+        raise ValueError(f"{path}: holds a {potential.model_name!r} model, not {model!r}")
+    return potential

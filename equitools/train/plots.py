@@ -11,7 +11,7 @@ import numpy as np
 from .io import atomic_write
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,7 +48,7 @@ def read_epoch_metrics(path: str | Path) -> dict[str, np.ndarray]:
 def plot_learning_curves(metrics_csv: str | Path, output: str | Path, unit: str = "eV",
                          title: str | None = None) -> Path:
     """Validation energy/force MAE and training loss per epoch (log scale), saved as PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     columns = read_epoch_metrics(metrics_csv)
     panels = [("val_energy_mae", f"energy MAE (m{unit})"), ("val_forces_mae", f"force MAE (m{unit}/Å)"),
               ("train_loss_epoch", "training loss")]
@@ -71,7 +71,7 @@ def plot_parity(reference: dict[str, np.ndarray], predicted: dict[str, np.ndarra
                 unit: str = "eV", title: str | None = None) -> Path:
     """Predicted vs reference energies (both shifted by the mean reference energy) and force
     components, saved as PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     keys = [k for k in ("energy", "forces") if k in reference and k in predicted]
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4), squeeze=False)
     for ax, key in zip(axes[0], keys):
@@ -98,5 +98,5 @@ def save_figure(fig, output: str | Path) -> Path:
     """Save a matplotlib figure as PNG atomically and close it."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120)
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return atomic_write(output, lambda handle: handle.write(buffer.getvalue()))

@@ -1,0 +1,52 @@
+"""``EquiCalculator``: an ASE calculator around an ``equitools.models`` potential."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from ase.calculators.calculator import Calculator, all_changes
+from torch_geometric.data import Data
+
+from equitools.models import Potential
+
+
+class EquiCalculator(Calculator):
+    """Energy (eV), forces (eV/Å), per-atom energies and, for structures with a cell, the stress
+    (eV/Å³, ASE's Voigt order) of an equitools potential.
+
+    model: a :class:`~equitools.models.Potential` or a path (exported ``model.pt``, a run folder
+    or a training ``.ckpt``). The neighbour graph is the model's own within its cutoff (molecules;
+    periodic images are not added, so the stress of a periodic cell is that of the atoms in it).
+    """
+
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+
+    def __init__(self, model: Potential | str | os.PathLike, device: str = "cpu", **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(model, Potential):
+            from equitools.train.checkpoint import load_potential
+
+            model = load_potential(model)
+        self.model = model.to(device).eval()
+        self.device = device
+        self.dtype = next(model.parameters()).dtype
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
+        super().calculate(atoms, properties, system_changes)
+        want_stress = "stress" in properties
+        if want_stress and not self.atoms.cell.rank == 3:
+            raise ValueError("stress needs a 3D cell: this structure has none (set atoms.cell)")
+        data = Data(z=torch.as_tensor(self.atoms.numbers, dtype=torch.long, device=self.device),
+                    pos=torch.as_tensor(self.atoms.positions, dtype=self.dtype, device=self.device))
+        if want_stress:
+            data.cell = torch.as_tensor(np.asarray(self.atoms.cell), dtype=self.dtype, device=self.device)
+        out = self.model(data, compute_forces=True, compute_stress=want_stress)
+        energy = float(out["energy"].detach().double().sum())
+        self.results = {"energy": energy, "free_energy": energy,
+                        "energies": out["node_energy"].detach().double().cpu().numpy(),
+                        "forces": out["forces"].detach().double().cpu().numpy()}
+        if want_stress:
+            s = out["stress"].detach().double().cpu().numpy().reshape(3, 3)
+            self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
