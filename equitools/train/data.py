@@ -7,8 +7,9 @@ Formats and the default ``data.path`` of each:
   (default: the shared data folder); train and validation come from the official split's
   train file, the test set is its test file. A ``.npz`` path is read as one rMD17-schema file.
 - ``md17`` / ``extxyz``: one file (required).
-- ``qm9``: a qm9pack CSV or a raw folder (default: the shared 3,000-molecule sample, else the
-  installed qm9pack); ``data.target`` is learnt as the "energy" (default U0).
+- ``qm9``: a qm9pack CSV or a raw folder, or ``qm9pack`` for all molecules of the installed
+  qm9pack (default: the shared 3,000-molecule sample); ``data.target`` is learnt as the
+  "energy" (default U0).
 - ``embedded``: a data set shipped in the repository (default ``ethanol_xtb_500K``).
 """
 
@@ -87,8 +88,10 @@ def _read(fmt: str, section: dict[str, Any], transform, dtype):
     elif fmt == "extxyz":
         main = datasets.ExtXYZ(_existing(_required(path, fmt)), energy_unit=section["energy_unit"], **options)
     elif fmt == "qm9":
-        default = shared_data_dir() / "qm9" / "qm9_sample_3000.csv" if shared_data_dir() else None
-        main = datasets.QM9(_existing(path) if path else default, **options)
+        if path == "qm9pack":
+            main = datasets.QM9(None, **options)
+        else:
+            main = datasets.QM9(_existing(path) if path else _shared("qm9") / "qm9" / "qm9_sample_3000.csv", **options)
     else:
         raise ValueError(f"unknown data.format {fmt!r}")
     test = _read_like(fmt, section, options) if section["test_path"] else None

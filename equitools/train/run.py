@@ -90,7 +90,7 @@ def train(config: dict[str, Any], resume: bool | str | None = None, callbacks: l
         "test": {k.removeprefix("test_"): float(v) for k, v in tested[0].items()},
         "last_val": last_val,
         "best_val_loss": None if checkpoint.best_model_score is None else float(checkpoint.best_model_score),
-        "epochs": trainer.current_epoch, "global_steps": trainer.global_step,
+        "epochs": trainer.current_epoch, "global_steps": trainer.global_step, "world_size": trainer.world_size,
         "wall_time_s": round(time.time() - started, 1), "best_checkpoint": best,
         "data": info, "units": {"energy": f"m{info['unit']}", "forces": f"m{info['unit']}/Å"},
         "model": config["model"]["model"], "parameters": sum(p.numel() for p in module.model.parameters()),
