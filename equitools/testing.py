@@ -148,3 +148,46 @@ def check_forces_are_gradient(model, data, *, eps: float = 1e-5, atoms: int = 3,
         raise AssertionError(f"forces differ from -dE/dpos (finite differences, eps={eps}) by {worst:.2e} "
                              f"relative > {rtol:.0e}")
     return worst
+
+
+def irreps_matrix(irreps, R: np.ndarray) -> np.ndarray:
+    """Action of the orthogonal matrix ``R (3, 3)`` on features of ``irreps`` (e3nn ``Irreps`` or
+    string, e3nn layout): block-diagonal, p^[det R < 0] · wigner_D(l, det(R) R) per irrep copy."""
+    from e3nn import o3
+
+    from .so3 import wigner_D
+
+    det = float(np.sign(np.linalg.det(R)))
+    blocks = []
+    for mul, (l, p) in o3.Irreps(irreps):
+        d = wigner_D(l, det * R) * (p if det < 0 else 1)
+        blocks += [d] * mul
+    out = np.zeros((sum(b.shape[0] for b in blocks),) * 2)
+    start = 0
+    for b in blocks:
+        out[start : start + b.shape[0], start : start + b.shape[0]] = b
+        start += b.shape[0]
+    return out
+
+
+def assert_module_equivariant(fn, irreps_in, irreps_out, *, batch: tuple = (3,), seed: int = 0,
+                              reflection: bool = True, rtol: float = 1e-10, atol: float = 1e-12) -> None:
+    """Assert ``fn(D_1 x_1, ..., D_k x_k) == D_out fn(x_1, ..., x_k)`` in float64 for a random
+    rotation and, with ``reflection``, a random improper orthogonal matrix.
+
+    fn: a callable (e.g. a torch module) of k tensors ``(*batch, irreps_in[i].dim)`` returning
+    ``(*batch, irreps_out.dim)``; irreps_in: a list of k irreps; irreps may be e3nn ``Irreps``
+    or strings. Inputs are random normal tensors.
+    """
+    import torch
+    from e3nn import o3
+
+    rng = np.random.default_rng(seed)
+    xs = [torch.tensor(rng.standard_normal(tuple(batch) + (o3.Irreps(i).dim,))) for i in irreps_in]
+    out = fn(*xs)
+    matrices = [random_rotation(seed)] + ([random_orthogonal(seed + 1)] if reflection else [])
+    for R in matrices:
+        rotated = fn(*[x @ torch.tensor(irreps_matrix(i, R)).T for x, i in zip(xs, irreps_in)])
+        expected = out @ torch.tensor(irreps_matrix(irreps_out, R)).T
+        kind = "rotation" if np.linalg.det(R) > 0 else "reflection"
+        assert_close(rotated, expected, rtol=rtol, atol=atol, what=f"equivariance under a {kind}")

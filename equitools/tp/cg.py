@@ -1,0 +1,308 @@
+"""Clebsch–Gordan tensor product with sparse coupling (only nonzero coefficients are touched).
+
+For each path (i_in1, i_in2, i_out) coupling blocks of degrees (l1, l2) into l3,
+
+    out[i_out][m3] += w_path · n_path · Σ_{m1 m2} C(l1, l2, l3)[m1, m2, m3] x1[i_in1][m1] x2[i_in2][m2],
+
+with C the library's orthonormal real Clebsch–Gordan tensor (so a unit-norm pair gives a unit-norm
+path output; e3nn's ``FullTensorProduct`` differs by 1/sqrt(mul1 mul2) and one sign per path) and
+n_path = 1/sqrt(number of paths into out[i_out]) when ``path_normalization``. All paths are one
+sparse matrix applied to the outer product x1 ⊗ x2 of the blocks the paths use; the real CG
+tensors have at most two nonzero m3 per (m1, m2), so the work is O(L^5) for all paths up to L
+instead of O(L^6) dense.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+import torch
+from e3nn import o3
+
+from ..so3 import clebsch_gordan
+from .irreps import as_irreps, common_multiplicity, from_channel_layout, stripped, to_channel_layout
+
+Path = namedtuple("Path", "i_in1 i_in2 i_out l1 l2 l3")
+_CHUNK = 2**24  # elements of the outer product formed at once (bounds peak memory, not results)
+
+
+def _select(paths, ir1: o3.Irrep, ir2: o3.Irrep, ir3: o3.Irrep, used: set) -> bool:
+    """Whether the path ir1 ⊗ ir2 → ir3 is requested by ``paths`` (None: all); marks matches in ``used``."""
+    if paths is None:
+        return True
+    hit = False
+    for k, entry in enumerate(paths):
+        if all(isinstance(e, (int, np.integer)) for e in entry):
+            match = tuple(entry) == (ir1.l, ir2.l, ir3.l)
+        else:
+            match = tuple(o3.Irrep(e) for e in entry) == (ir1, ir2, ir3)
+        if match:
+            used.add(k)
+            hit = True
+    return hit
+
+
+class CGTensorProduct(torch.nn.Module):
+    """Sparse Clebsch–Gordan tensor product of two irreps features.
+
+    Args:
+        irreps_in1, irreps_in2: ``e3nn.o3.Irreps`` or strings ("8x0e+8x1o+8x2e").
+        irreps_out: output irreps; None → every allowed output (parity respected), one block per
+            path, sorted like e3nn's ``FullTensorProduct``. Blocks no path reaches stay zero.
+        paths: restrict to these couplings: ``(l1, l2, l3)`` degrees or ``("1o", "1o", "1e")``
+            irreps; each must exist. ``instructions``: explicit ``(i_in1, i_in2, i_out)`` block
+            indices instead (needs ``irreps_out``).
+        weights: None, "path" (one weight per path) or "channel" (per path and channel, elementwise
+            mode only). ``internal_weights=False`` makes them an argument of ``forward`` instead
+            of learnable parameters (initialised to 1).
+        channels: C for inputs shaped ``(..., C, irreps.dim)`` with multiplicity-1 irreps.
+        channel_mode: "elementwise" (channel u of x1 with channel u of x2, multiplicities equal or
+            1 = broadcast; output multiplicity C) or "outer" (e3nn's "uvuv": output mul1·mul2).
+        path_normalization: scale each path by 1/sqrt(number of paths into its output block).
+        coupling: "sparse" (default) or "dense" (the same matrix stored dense: the baseline).
+
+    Shapes: x1 ``(..., irreps_in1.dim)`` and x2 ``(..., irreps_in2.dim)`` (``(..., C, dim)`` with
+    ``channels``), leading dims broadcast; returns ``(..., irreps_out.dim)`` (or ``(..., C, dim)``).
+    ``weight`` in ``forward``: ``(..., *weight_shape)``, leading dims broadcasting with those of
+    x1 and x2 (without the channel axis): ``(..., n_paths)`` for "path", ``(..., C, n_paths)`` for
+    "channel" — e.g. one weight per edge and path from a radial network.
+    """
+
+    def __init__(
+        self,
+        irreps_in1,
+        irreps_in2,
+        irreps_out=None,
+        paths=None,
+        weights: str | None = None,
+        channels: int | None = None,
+        channel_mode: str = "elementwise",
+        internal_weights: bool = True,
+        path_normalization: bool = True,
+        instructions=None,
+        coupling: str = "sparse",
+    ):
+        super().__init__()
+        self.irreps_in1 = as_irreps(irreps_in1, "irreps_in1")
+        self.irreps_in2 = as_irreps(irreps_in2, "irreps_in2")
+        if channel_mode not in ("elementwise", "outer"):
+            raise ValueError(f"channel_mode must be 'elementwise' or 'outer', got {channel_mode!r}")
+        if weights not in (None, "path", "channel"):
+            raise ValueError(f"weights must be None, 'path' or 'channel', got {weights!r}")
+        if coupling not in ("sparse", "dense"):
+            raise ValueError(f"coupling must be 'sparse' or 'dense', got {coupling!r}")
+        if paths is not None and instructions is not None:
+            raise ValueError("give paths or instructions, not both")
+        self.outer = channel_mode == "outer"
+        self.channel_axis = channels is not None
+        self.channels = self._channels(channels, weights)
+        out_mul = (lambda m1, m2: m1 * m2) if self.outer else (lambda m1, m2: 1 if self.channel_axis else self.channels)
+
+        if instructions is not None:
+            if irreps_out is None:
+                raise ValueError("instructions need irreps_out")
+            self.irreps_out = as_irreps(irreps_out, "irreps_out")
+            found = [self._instruction(i, out_mul) for i in instructions]
+        else:
+            found = self._find_paths(irreps_out, paths, out_mul)
+        if not found:
+            raise ValueError(f"no allowed path from {self.irreps_in1} ⊗ {self.irreps_in2} to {irreps_out}")
+        self._paths = tuple(sorted(found, key=lambda p: p.i_out))
+        self.weight_mode = weights
+        self.weight_shape = {None: (), "path": (len(self._paths),), "channel": (self.channels, len(self._paths))}[weights]
+        self.internal_weights = internal_weights and weights is not None
+        if self.internal_weights:
+            self.weight = torch.nn.Parameter(torch.ones(self.weight_shape))
+        self._build(path_normalization, coupling)
+
+    # -- construction ---------------------------------------------------------------------
+    def _channels(self, channels, weights) -> int:
+        if self.outer:
+            if channels is not None or weights == "channel":
+                raise ValueError("channel_mode='outer' pairs every channel: no channels= and no 'channel' weights")
+            return 1
+        m1 = common_multiplicity(self.irreps_in1, "irreps_in1")
+        m2 = common_multiplicity(self.irreps_in2, "irreps_in2")
+        if channels is not None:
+            if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+                raise ValueError(f"channels must be a positive int, got {channels!r}")
+            if (m1, m2) != (1, 1):
+                raise ValueError("channels= is for inputs (..., channels, dim) whose irreps have multiplicity 1")
+            return channels
+        if m1 != m2 and 1 not in (m1, m2):
+            raise ValueError(f"elementwise channels need equal multiplicities (or 1), got {m1} and {m2}")
+        return max(m1, m2)
+
+    def _find_paths(self, irreps_out, paths, out_mul) -> list:
+        requested = None if paths is None else [tuple(p) for p in paths]
+        if requested is not None and any(len(p) != 3 for p in requested):
+            raise ValueError(f"paths must be (l1, l2, l3) or (ir1, ir2, ir3) triples, got {paths!r}")
+        used: set = set()
+        found, blocks = [], []
+        out = None if irreps_out is None else as_irreps(irreps_out, "irreps_out")
+        for i1, (mul1, ir1) in enumerate(self.irreps_in1):
+            for i2, (mul2, ir2) in enumerate(self.irreps_in2):
+                for ir3 in ir1 * ir2:
+                    if not _select(requested, ir1, ir2, ir3, used):
+                        continue
+                    if out is None:
+                        blocks.append((out_mul(mul1, mul2), ir3))
+                        found.append(Path(i1, i2, len(blocks) - 1, ir1.l, ir2.l, ir3.l))
+                        continue
+                    for i3, (mul3, ir_o) in enumerate(out):
+                        if ir_o == ir3:
+                            self._check_mul(mul3, out_mul(mul1, mul2), (i1, i2, i3))
+                            found.append(Path(i1, i2, i3, ir1.l, ir2.l, ir3.l))
+        if requested is not None and len(used) < len(requested):
+            missing = [requested[k] for k in range(len(requested)) if k not in used]
+            raise ValueError(f"paths {missing} are not allowed for {self.irreps_in1} ⊗ {self.irreps_in2} (triangle rule or parity)")
+        if out is None:
+            out, permutation, _ = o3.Irreps(blocks).sort()
+            found = [p._replace(i_out=permutation[p.i_out]) for p in found]
+        self.irreps_out = out
+        return found
+
+    def _instruction(self, instruction, out_mul) -> Path:
+        i1, i2, i3 = instruction
+        for i, irreps, name in ((i1, self.irreps_in1, "irreps_in1"), (i2, self.irreps_in2, "irreps_in2"), (i3, self.irreps_out, "irreps_out")):
+            if not 0 <= i < len(irreps):
+                raise ValueError(f"instruction {instruction}: no block {i} in {name} = {irreps}")
+        (mul1, ir1), (mul2, ir2), (mul3, ir3) = self.irreps_in1[i1], self.irreps_in2[i2], self.irreps_out[i3]
+        if ir3 not in ir1 * ir2:
+            raise ValueError(f"instruction {instruction}: {ir1} ⊗ {ir2} has no {ir3} (triangle rule or parity)")
+        self._check_mul(mul3, out_mul(mul1, mul2), instruction)
+        return Path(i1, i2, i3, ir1.l, ir2.l, ir3.l)
+
+    def _check_mul(self, got: int, expected: int, where) -> None:
+        if got != expected:
+            raise ValueError(f"path {where}: output multiplicity {got}, expected {expected} for channel_mode {'outer' if self.outer else 'elementwise'}")
+
+    def _build(self, path_normalization: bool, coupling: str) -> None:
+        """Sparse coupling matrix (rows: outputs, or per-path outputs when weighted; columns: pairs
+        of used input components), layout gathers and the per-path bookkeeping, as buffers."""
+        canonical = (lambda irreps: irreps) if self.outer else stripped
+        in1, in2, out = canonical(self.irreps_in1), canonical(self.irreps_in2), canonical(self.irreps_out)
+        used1 = np.unique(np.concatenate([np.arange(*in1.slices()[p.i_in1].indices(in1.dim)) for p in self._paths]))
+        used2 = np.unique(np.concatenate([np.arange(*in2.slices()[p.i_in2].indices(in2.dim)) for p in self._paths]))
+        column1 = np.full(in1.dim, -1)
+        column1[used1] = np.arange(len(used1))
+        column2 = np.full(in2.dim, -1)
+        column2[used2] = np.arange(len(used2))
+        fan_in = np.bincount([p.i_out for p in self._paths], minlength=len(out))
+        weighted = self.weight_mode is not None
+        rows, cols, values, path_of_full, out_of_full = [], [], [], [], []
+        full_offset = 0
+        for k, p in enumerate(self._paths):
+            (mul1, ir1), (mul2, ir2), (_, ir3) = in1[p.i_in1], in2[p.i_in2], out[p.i_out]
+            a, b, m3 = np.nonzero(clebsch_gordan(p.l1, p.l2, p.l3))
+            value = clebsch_gordan(p.l1, p.l2, p.l3)[a, b, m3] / (np.sqrt(fan_in[p.i_out]) if path_normalization else 1.0)
+            start1, start2, start3 = in1.slices()[p.i_in1].start, in2.slices()[p.i_in2].start, out.slices()[p.i_out].start
+            for u in range(mul1):
+                for v in range(mul2):
+                    w = (u * mul2 + v) * ir3.dim
+                    out_row = start3 + w + m3
+                    rows.append(full_offset + w + m3 if weighted else out_row)
+                    cols.append(column1[start1 + u * ir1.dim + a] * len(used2) + column2[start2 + v * ir2.dim + b])
+                    values.append(value)
+                    out_of_full.append(out_row)
+            size = mul1 * mul2 * ir3.dim
+            path_of_full.append(np.full(size, k))
+            full_offset += size
+        n_rows = full_offset if weighted else out.dim
+        matrix = torch.sparse_coo_tensor(
+            torch.from_numpy(np.stack([np.concatenate(rows), np.concatenate(cols)])),
+            torch.from_numpy(np.concatenate(values)),
+            (n_rows, len(used1) * len(used2)),
+        ).coalesce()
+        self.coupling = coupling
+        if coupling == "dense":
+            self.register_buffer("coupling_dense", matrix.to_dense(), persistent=False)
+        else:
+            self.register_buffer("coupling_index", matrix.indices(), persistent=False)
+            self.register_buffer("coupling_value", matrix.values(), persistent=False)
+        self.coupling_size = tuple(matrix.shape)
+        self.register_buffer("used1", torch.from_numpy(used1), persistent=False)
+        self.register_buffer("used2", torch.from_numpy(used2), persistent=False)
+        self.out_dim = out.dim
+        # per-path → output reduction, needed only when weights sit between the two
+        reduce = weighted and not (full_offset == out.dim and np.array_equal(np.concatenate(out_of_full), np.arange(out.dim)))
+        self.register_buffer("path_of_full", torch.from_numpy(np.concatenate(path_of_full)) if weighted else None, persistent=False)
+        self.register_buffer("out_of_full", torch.from_numpy(np.concatenate(out_of_full)) if reduce else None, persistent=False)
+        channel_layout = not self.outer and not self.channel_axis
+        for name, irreps in (("1", self.irreps_in1), ("2", self.irreps_in2)):
+            index = to_channel_layout(irreps) if channel_layout and irreps[0].mul > 1 else None
+            self.register_buffer(f"layout{name}", None if index is None else torch.from_numpy(index.copy()), persistent=False)
+        index = from_channel_layout(self.irreps_out) if channel_layout and self.channels > 1 else None
+        self.register_buffer("layout_out", None if index is None else torch.from_numpy(index.copy()), persistent=False)
+
+    # -- evaluation -----------------------------------------------------------------------
+    @property
+    def paths(self) -> tuple:
+        """The paths, in weight order: ``Path(i_in1, i_in2, i_out, l1, l2, l3)``."""
+        return self._paths
+
+    def _canonical(self, x: torch.Tensor, irreps: o3.Irreps, layout, name: str) -> torch.Tensor:
+        """Input as ``(..., C_x, D)``: channels on their own axis (C_x = 1 when broadcast)."""
+        if not torch.is_tensor(x) or not x.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor")
+        if x.shape[-1:] != (irreps.dim,):
+            raise ValueError(f"{name} has shape {tuple(x.shape)}; expected (..., {irreps.dim}) for {irreps}")
+        if self.channel_axis:
+            if x.dim() < 2 or x.shape[-2] not in (1, self.channels):
+                raise ValueError(f"{name} has shape {tuple(x.shape)}; expected (..., {self.channels}, {irreps.dim}) with channels={self.channels}")
+            return x
+        if layout is None:
+            return x.unsqueeze(-2)
+        return x[..., layout].reshape(x.shape[:-1] + (irreps[0].mul, -1))
+
+    def _weight(self, weight):
+        if self.weight_mode is None:
+            if weight is not None:
+                raise ValueError("this product has no weights (weights=None); do not pass weight")
+            return None
+        if self.internal_weights:
+            if weight is not None:
+                raise ValueError("this product owns its weights (internal_weights=True); do not pass weight")
+            weight = self.weight
+        elif weight is None:
+            raise ValueError(f"weight of shape (..., {', '.join(map(str, self.weight_shape))}) is required")
+        if weight.shape[-len(self.weight_shape):] != self.weight_shape:
+            raise ValueError(f"weight has shape {tuple(weight.shape)}; expected (..., {', '.join(map(str, self.weight_shape))})")
+        full = weight[..., self.path_of_full]
+        return full.unsqueeze(-2) if self.weight_mode == "path" else full
+
+    def _couple(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``a (n1, N)``, ``b (n2, N)`` → coupling @ (a ⊗ b): ``(rows, N)``, in chunks of N."""
+        if self.coupling == "dense":
+            matrix = self.coupling_dense.to(a.dtype)
+        else:
+            matrix = torch.sparse_coo_tensor(self.coupling_index, self.coupling_value.to(a.dtype), self.coupling_size, is_coalesced=True)
+        if a.shape[1] == 0:
+            return a.new_zeros(self.coupling_size[0], 0)
+        step = max(1, _CHUNK // (a.shape[0] * b.shape[0]))
+        parts = [
+            matrix @ (a[:, None, i : i + step] * b[None, :, i : i + step]).reshape(-1, min(step, a.shape[1] - i))
+            for i in range(0, a.shape[1], step)
+        ]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        x1 = self._canonical(x1, self.irreps_in1, self.layout1, "x1")[..., self.used1]
+        x2 = self._canonical(x2, self.irreps_in2, self.layout2, "x2")[..., self.used2]
+        if x1.dtype != x2.dtype:
+            raise TypeError(f"x1 and x2 have different dtypes ({x1.dtype}, {x2.dtype})")
+        weight = self._weight(weight)
+        batch = torch.broadcast_shapes(x1.shape[:-1], x2.shape[:-1])
+        a = x1.expand(batch + x1.shape[-1:]).reshape(-1, x1.shape[-1]).t()
+        b = x2.expand(batch + x2.shape[-1:]).reshape(-1, x2.shape[-1]).t()
+        y = self._couple(a, b).t().reshape(batch + (-1,))
+        if weight is not None:
+            y = y * weight.to(y.dtype)
+            if self.out_of_full is not None:
+                y = y.new_zeros(y.shape[:-1] + (self.out_dim,)).index_add(-1, self.out_of_full, y)
+        if self.channel_axis:
+            return y
+        if self.layout_out is None:
+            return y.squeeze(-2) if y.shape[-2] == 1 else y.reshape(y.shape[:-2] + (-1,))
+        return y.reshape(y.shape[:-2] + (-1,))[..., self.layout_out]

@@ -1,0 +1,97 @@
+"""Gaunt tensor product: one module, three methods (Luo et al., ICLR 2024; Xie et al., 2025).
+
+The coefficient vectors x and y are read as spherical functions f = Σ x_lm Y_lm, g = Σ y_lm Y_lm
+(real harmonics, "integral" normalisation) and the product returns the harmonic coefficients
+of f·g up to degree L_out,
+
+    z_l3m3 = Σ gaunt(l1, l2, l3)[m1, m2, m3] x_l1m1 y_l2m2 = Σ_paths g(l1, l2, l3) CG-path(x, y),
+
+i.e. the Clebsch–Gordan product restricted to even l1+l2+l3 with the fixed path factors
+``so3.gaunt_factor`` (no antisymmetric paths: no cross product). ``parity_odd=True`` adds the
+odd paths through the spherical Poisson bracket {f, g} = r̂·(∇f × ∇g), with factors
+``so3.bracket_factor``: together they reach every CG path.
+
+With ``weights="degree"`` each input degree and each output degree gets a learnable weight
+(Luo et al. §3.3 reweight the degrees of the inputs; the output weights let every l3 be scaled),
+so a path is scaled by w1[l1] w2[l2] w_out[l3] — a rank-one family, not free per-path weights.
+"""
+
+from __future__ import annotations
+
+import torch
+from e3nn import o3
+
+from ..so3.basis import check_degree
+from .gaunt_dense import DenseGaunt
+from .gaunt_fourier import FourierGaunt
+from .gaunt_grid import GridGaunt
+
+METHODS = {"fourier": FourierGaunt, "grid": GridGaunt, "dense": DenseGaunt}
+
+
+def _degrees(L: int) -> torch.Tensor:
+    """Degree l of each of the ``(L+1)^2`` stacked components."""
+    return torch.repeat_interleave(torch.arange(L + 1), 2 * torch.arange(L + 1) + 1)
+
+
+class GauntTensorProduct(torch.nn.Module):
+    """Gaunt tensor product of two stacked-harmonics features.
+
+    Args:
+        L1, L2, L_out: maximal degrees of x, y and the output.
+        method: "grid" (Gauss–Legendre × FFT-in-φ grid, the fastest), "fourier" (2D Fourier basis,
+            FFT convolution) or "dense" (dense Gaunt contraction, the reference). All are exact.
+        weights: None or "degree" (learnable per-degree weights on x, y and the output, init 1).
+        channels: with "degree" weights, one set per channel: x, y shaped ``(..., channels, dim)``.
+        parity_odd: also return the parity-odd (Poisson-bracket) paths.
+
+    Shapes: x ``(..., (L1+1)^2)``, y ``(..., (L2+1)^2)``, leading dims broadcast (put channels
+    in a leading dim). Returns ``(..., (L_out+1)^2)`` with parities (-1)^l (``irreps_out``), or
+    with ``parity_odd`` ``(..., 2, (L_out+1)^2)``: [..., 0, :] that product and [..., 1, :] the
+    bracket paths, parities (-1)^(l+1).
+    """
+
+    def __init__(self, L1: int, L2: int, L_out: int, method: str = "grid", weights: str | None = None,
+                 channels: int | None = None, parity_odd: bool = False):
+        super().__init__()
+        self.L1, self.L2, self.L_out = (check_degree(L, name) for L, name in ((L1, "L1"), (L2, "L2"), (L_out, "L_out")))
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+        if weights not in (None, "degree"):
+            raise ValueError(f"weights must be None or 'degree', got {weights!r}")
+        if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int) or channels < 1):
+            raise ValueError(f"channels must be a positive int, got {channels!r}")
+        self.method, self.parity_odd, self.channels = method, bool(parity_odd), channels
+        self.product = METHODS[method](self.L1, self.L2, self.L_out, self.parity_odd)
+        self.weighted = weights == "degree"
+        if self.weighted:
+            lead = () if channels is None else (channels,)
+            self.weight1 = torch.nn.Parameter(torch.ones(lead + (self.L1 + 1,)))
+            self.weight2 = torch.nn.Parameter(torch.ones(lead + (self.L2 + 1,)))
+            self.weight_out = torch.nn.Parameter(torch.ones(lead + (2,) * self.parity_odd + (self.L_out + 1,)))
+            for name, L in (("1", self.L1), ("2", self.L2), ("_out", self.L_out)):
+                self.register_buffer(f"degrees{name}", _degrees(L), persistent=False)
+
+    @property
+    def irreps_out(self) -> o3.Irreps:
+        """Irreps of the last output axis (of [..., 0, :] with ``parity_odd``)."""
+        return o3.Irreps.spherical_harmonics(self.L_out)
+
+    def _check(self, x: torch.Tensor, L: int, name: str) -> None:
+        if not torch.is_tensor(x) or not x.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor")
+        if x.shape[-1:] != ((L + 1) ** 2,):
+            raise ValueError(f"{name} has shape {tuple(x.shape)}; expected (..., {(L + 1) ** 2}) for degree {L}")
+        if self.weighted and self.channels is not None and (x.dim() < 2 or x.shape[-2] not in (1, self.channels)):
+            raise ValueError(f"{name} has shape {tuple(x.shape)}; expected (..., {self.channels}, {(L + 1) ** 2})")
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self._check(x, self.L1, "x")
+        self._check(y, self.L2, "y")
+        if x.dtype != y.dtype:
+            raise TypeError(f"x and y have different dtypes ({x.dtype}, {y.dtype})")
+        if not self.weighted:
+            return self.product(x, y)
+        x = x * self.weight1[..., self.degrees1].to(x.dtype)
+        y = y * self.weight2[..., self.degrees2].to(y.dtype)
+        return self.product(x, y) * self.weight_out[..., self.degrees_out].to(x.dtype)

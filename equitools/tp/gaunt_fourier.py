@@ -1,0 +1,125 @@
+"""Gaunt tensor product through the 2D Fourier basis (Luo et al., "Enabling Efficient Equivariant
+Operations in the Fourier Basis via Gaunt Tensor Products", ICLR 2024, §3.2).
+
+Every real harmonic is a 2D trigonometric polynomial, Y_lm(θ, φ) = Σ_uv y^lm_uv e^{i(uθ + vφ)},
+nonzero only for v = ±m and u ≡ l (mod 2), |u| <= l. The product of two spherical functions is
+then the 2D convolution of their coefficient arrays, done here by the convolution theorem with
+``torch.fft`` (irfft2 → pointwise product → rfft2, sizes P_theta = 2(L1+L2)+1, no wrap-around,
+and P_phi > L1+L2+L_out, no aliasing into the kept frequencies |v| <= L_out). The way back to
+harmonics uses the exact integrals
+
+    ∫_0^π e^{ikθ} sin θ dθ = (I(k+1) - I(k-1)) / 2i,   I(k) = ∫_0^π e^{ikθ} dθ = π [k=0] or ((-1)^k - 1)/(ik),
+
+so both conversion tables are exact (no quadrature) and block-sparse in v: one small matmul per
+azimuthal frequency (the pair layout), O(L^3) in total.
+
+The parity-odd extension multiplies in the Fourier basis too: ∂θ and ∂φ are i u and i v, and
+∫ Y {f, g} dΩ = ∫∫ Y (∂θf ∂φg - ∂φf ∂θg) dθ dφ needs the kernel I(k) instead of the sin θ one.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from ..so3.quadrature import polar_fourier
+from .gaunt_grid import sphere_grid
+from .harmonic_layout import flat_index, pair_index, pair_table, to_pairs, from_pairs
+
+
+def fft_frequencies(n: int) -> np.ndarray:
+    """Signed integer frequency of each FFT bin of length ``n``."""
+    return np.fft.fftfreq(n, 1.0 / n).round().astype(np.int64)
+
+
+def theta_integral(k: np.ndarray, sine: bool) -> np.ndarray:
+    """Exact ∫_0^π e^{ikθ} (sin θ if ``sine``) dθ for integer arrays ``k`` (complex128)."""
+    k = np.asarray(k)
+
+    def plain(j):
+        safe = np.where(j == 0, 1, j)
+        return np.where(j == 0, np.pi, ((-1.0) ** np.abs(j) - 1) / (1j * safe))
+
+    return (plain(k + 1) - plain(k - 1)) / 2j if sine else plain(k) + 0j
+
+
+@lru_cache(maxsize=None)
+def to_fourier_table(L: int, p_theta: int) -> np.ndarray:
+    """``(L+1, 2, L+1, p_theta, 2)`` real: (Re, Im) of the 2D coefficient X[u, v] contributed by
+    the (v, c, l) pair coefficient, u in FFT order (half spectrum in v: X[-u, -v] = conj X[u, v])."""
+    coefficients = np.zeros(((L + 1) ** 2, p_theta), dtype=np.complex128)
+    coefficients[:, np.arange(-L, L + 1) % p_theta] = polar_fourier(L)
+    table = pair_table(coefficients, L)
+    # cos(vφ) = (e^{ivφ} + e^{-ivφ}) / 2,  sin(vφ) = (e^{ivφ} - e^{-ivφ}) / 2i
+    table[1:, 0] *= 0.5
+    table[:, 1] *= -0.5j
+    out = np.ascontiguousarray(np.stack([table.real, table.imag], axis=-1))
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=None)
+def from_fourier_table(L: int, p_theta: int, sine: bool) -> np.ndarray:
+    """``(p_theta, L+1, 2, 2, L+1)`` real: z_l,±v = Σ_u,r table[u, v, r, c, l] (Re, Im)[r] Z[u, v],
+    with Z the half spectrum of the product (rfft2, norm="forward") and c = 0 for +v, 1 for -v."""
+    T = polar_fourier(L)
+    u = fft_frequencies(p_theta)
+    # b_lm(u) = ∫_0^π e^{iuθ} Θ_lm(θ) (sin θ) dθ = Σ_u' T[lm, u'] ∫ e^{i(u+u')θ} (sin θ) dθ
+    b = T @ theta_integral(np.arange(-L, L + 1)[:, None] + u[None, :], sine)
+    b = np.moveaxis(pair_table(b, L), -1, 0)  # (u, v, c, l)
+    # ∫ cos(vφ) → 2π Re(Z b),  ∫ sin(vφ) → -2π Im(Z b)
+    table = 2 * np.pi * np.stack(
+        [np.stack([b[:, :, 0].real, -b[:, :, 1].imag], axis=2), np.stack([-b[:, :, 0].imag, -b[:, :, 1].real], axis=2)],
+        axis=2,
+    )  # (u, v, r, c, l)
+    out = np.ascontiguousarray(table)
+    out.setflags(write=False)
+    return out
+
+
+class FourierGaunt(torch.nn.Module):
+    """Gaunt product via 2D Fourier coefficients and FFT convolution.
+
+    x: ``(..., (L1+1)^2)``, y: ``(..., (L2+1)^2)`` (leading dims broadcast). Returns
+    ``(..., (L_out+1)^2)``, or ``(..., 2, (L_out+1)^2)`` with ``odd`` (Gaunt, then bracket).
+    """
+
+    def __init__(self, L1: int, L2: int, L_out: int, odd: bool = False):
+        super().__init__()
+        self.odd = odd
+        self.L_out = L_out
+        self.p_theta = 2 * (L1 + L2) + 1
+        self.p_phi = sphere_grid(L1, L2, L_out)[1]
+        for name, L in (("1", L1), ("2", L2)):
+            self.register_buffer(f"pairs{name}", torch.from_numpy(pair_index(L).copy()), persistent=False)
+            self.register_buffer(f"to_fourier{name}", torch.tensor(to_fourier_table(L, self.p_theta)), persistent=False)
+        kernels = [from_fourier_table(L_out, self.p_theta, sine) for sine in (True, False)[: 1 + odd]]
+        self.register_buffer("from_fourier", torch.tensor(np.stack(kernels)), persistent=False)
+        self.register_buffer("flat", torch.from_numpy(flat_index(L_out).copy()), persistent=False)
+        # i u and i v on the (u, v) half spectrum, for ∂θ and ∂φ
+        self.register_buffer("du", torch.tensor(1j * fft_frequencies(self.p_theta)[:, None]), persistent=False)
+        self.register_buffer("dv", torch.tensor(1j * np.arange(max(L1, L2) + 1)[None, :]), persistent=False)
+
+    def _values(self, x: torch.Tensor, pairs: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """``(..., (L+1)^2)`` → torus values ``(..., k, p_theta, p_phi)``: f (and ∂θ f, ∂φ f)."""
+        coefficients = torch.einsum("...vcl,vclur->...uvr", to_pairs(x, pairs), table.to(x.dtype))
+        coefficients = torch.view_as_complex(coefficients.contiguous())
+        if self.odd:
+            du, dv = self.du.to(coefficients.dtype), self.dv[:, : coefficients.shape[-1]].to(coefficients.dtype)
+            coefficients = torch.stack([coefficients, coefficients * du, coefficients * dv], dim=-3)
+        else:
+            coefficients = coefficients.unsqueeze(-3)
+        return torch.fft.irfft2(coefficients, s=(self.p_theta, self.p_phi), norm="forward")
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        f = self._values(x, self.pairs1, self.to_fourier1)
+        g = self._values(y, self.pairs2, self.to_fourier2)
+        h = f[..., :1, :, :] * g[..., :1, :, :]
+        if self.odd:
+            h = torch.cat([h, f[..., 1:2, :, :] * g[..., 2:, :, :] - f[..., 2:, :, :] * g[..., 1:2, :, :]], dim=-3)
+        spectrum = torch.fft.rfft2(h, norm="forward")[..., : self.L_out + 1]
+        z = torch.einsum("...puvr,puvrcl->...pvcl", torch.view_as_real(spectrum), self.from_fourier.to(h.dtype))
+        z = from_pairs(z, self.flat)
+        return z if self.odd else z.squeeze(-2)

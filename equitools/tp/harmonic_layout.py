@@ -1,0 +1,57 @@
+"""The (v, c, l) "pair" layout of stacked harmonic coefficients, shared by the sphere methods.
+
+A vector of ``(L+1)^2`` coefficients (degree-major, m = -l..l, e3nn's order) is rearranged into
+an ``(L+1, 2, L+1)`` array indexed by the azimuthal frequency v = |m|, c (0: m = +v, the cos(vφ)
+harmonic; 1: m = -v, the sin(vφ) one) and l, zero where l < v or (v, c) = (0, 1). Every
+azimuthal transform then acts on one frequency v at a time: batched small matmuls instead of
+one block-sparse one.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+
+@lru_cache(maxsize=None)
+def pair_index(L: int) -> np.ndarray:
+    """``(L+1, 2, L+1)`` int64: flat position of (v, c, l) in a vector padded by one zero at ``(L+1)^2``."""
+    index = np.full((L + 1, 2, L + 1), (L + 1) ** 2, dtype=np.int64)
+    for l in range(L + 1):
+        for v in range(l + 1):
+            index[v, 0, l] = l * l + l + v
+            if v:
+                index[v, 1, l] = l * l + l - v
+    index.setflags(write=False)
+    return index
+
+
+@lru_cache(maxsize=None)
+def flat_index(L: int) -> np.ndarray:
+    """``((L+1)^2,)`` int64: position of each (l, m) in the flattened ``(L+1, 2, L+1)`` pair array."""
+    index = pair_index(L).reshape(-1)
+    inverse = np.empty((L + 1) ** 2, dtype=np.int64)
+    for position, flat in enumerate(index):
+        if flat < (L + 1) ** 2:
+            inverse[flat] = position
+    inverse.setflags(write=False)
+    return inverse
+
+
+def pair_table(rows: np.ndarray, L: int) -> np.ndarray:
+    """Rearrange per-(l, m) rows ``((L+1)^2, ...)`` into ``(L+1, 2, L+1, ...)`` (zeros elsewhere)."""
+    padded = np.concatenate([rows, np.zeros((1,) + rows.shape[1:], dtype=rows.dtype)])
+    return padded[pair_index(L)]
+
+
+def to_pairs(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``(..., (L+1)^2)`` → ``(..., L+1, 2, L+1)`` by ``index = pair_index(L)``."""
+    padded = torch.nn.functional.pad(x, (0, 1))
+    return padded[..., index.reshape(-1)].reshape(x.shape[:-1] + index.shape)
+
+
+def from_pairs(z: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``(..., L+1, 2, L+1)`` → ``(..., (L+1)^2)`` by ``index = flat_index(L)``."""
+    return z.reshape(z.shape[:-3] + (-1,))[..., index]

@@ -1,0 +1,68 @@
+"""Irreps helpers for the tensor products: parsing with clear errors, and the channel layout.
+
+Features use e3nn's layout: irreps concatenated, each block ``mul x (2l+1)`` stored
+multiplicity-major. The channel layout ``(..., C, Σ(2l+1))`` puts the C channels of blocks that
+share one multiplicity C on their own axis, so that channel-wise products fold C into the batch.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from e3nn import o3
+
+
+def as_irreps(irreps, name: str) -> o3.Irreps:
+    """``irreps`` (an ``e3nn.o3.Irreps`` or a string such as "8x0e+8x1o") as ``o3.Irreps``.
+
+    Raises ``ValueError`` naming the argument if it cannot be read or holds no irrep.
+    """
+    try:
+        out = o3.Irreps(irreps)
+    except (ValueError, AssertionError, TypeError) as error:
+        raise ValueError(f"{name}: cannot read irreps {irreps!r} ({error})") from None
+    if out.dim == 0:
+        raise ValueError(f"{name}: irreps {irreps!r} are empty")
+    return out
+
+
+def common_multiplicity(irreps: o3.Irreps, name: str) -> int:
+    """The multiplicity shared by all blocks of ``irreps``; ``ValueError`` if they differ."""
+    muls = {mul for mul, _ in irreps}
+    if len(muls) != 1:
+        raise ValueError(
+            f"{name} = {irreps} mixes multiplicities {sorted(muls)}; channel-wise products need one "
+            "multiplicity per input (use channel_mode='outer' for e3nn's full 'uvuv' product)"
+        )
+    return muls.pop()
+
+
+@lru_cache(maxsize=None)
+def _channel_permutation(irreps: o3.Irreps) -> np.ndarray:
+    mul = irreps[0].mul
+    reduced = sum(ir.dim for _, ir in irreps)
+    index = np.empty(irreps.dim, dtype=np.int64)
+    offset, reduced_offset = 0, 0
+    for _, ir in irreps:
+        for u in range(mul):
+            index[u * reduced + reduced_offset + np.arange(ir.dim)] = offset + u * ir.dim + np.arange(ir.dim)
+        offset += mul * ir.dim
+        reduced_offset += ir.dim
+    index.setflags(write=False)
+    return index
+
+
+def to_channel_layout(irreps: o3.Irreps) -> np.ndarray:
+    """Gather index: e3nn flat ``(..., dim)`` → flattened ``(..., C, Σ(2l+1))`` (one multiplicity C)."""
+    return _channel_permutation(irreps)
+
+
+def from_channel_layout(irreps: o3.Irreps) -> np.ndarray:
+    """Gather index: flattened ``(..., C, Σ(2l+1))`` → e3nn flat ``(..., dim)``."""
+    return np.argsort(_channel_permutation(irreps))
+
+
+def stripped(irreps: o3.Irreps) -> o3.Irreps:
+    """The same irreps with every multiplicity set to 1."""
+    return o3.Irreps([(1, ir) for _, ir in irreps])
