@@ -33,15 +33,22 @@ def kron_power(R: np.ndarray, n: int) -> np.ndarray:
 
 
 def assert_close(actual, expected, rtol: float = 1e-10, atol: float = 1e-12, what: str = "") -> None:
-    """Assert ``|actual - expected| <= atol + rtol * max|expected|`` elementwise, with a clear message."""
-    a = np.asarray(actual.detach().cpu() if hasattr(actual, "detach") else actual, dtype=np.float64)
-    e = np.asarray(expected.detach().cpu() if hasattr(expected, "detach") else expected, dtype=np.float64)
+    """Assert ``|actual - expected| <= atol + rtol * max|expected|`` elementwise, with a clear message.
+
+    Real or complex numpy arrays, torch tensors, or nested lists; compared in (complex) float64.
+    """
+    a, e = (_as_numpy(x) for x in (actual, expected))
     if a.shape != e.shape:
         raise AssertionError(f"{what}: shape {a.shape} != {e.shape}")
     err = float(np.abs(a - e).max()) if a.size else 0.0
     bound = atol + rtol * (float(np.abs(e).max()) if e.size else 0.0)
     if not err <= bound:
         raise AssertionError(f"{what}: max abs error {err:.3e} > {bound:.3e}")
+
+
+def _as_numpy(x) -> np.ndarray:
+    x = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x)
+    return x.astype(np.complex128 if np.iscomplexobj(x) else np.float64)
 
 
 def _transformed(data, pos=None, perm=None):
