@@ -205,8 +205,8 @@ class CGTensorProduct(torch.nn.Module):
                     rows.append(full_offset + w + m3 if weighted else out_row)
                     cols.append(column1[start1 + u * ir1.dim + a] * len(used2) + column2[start2 + v * ir2.dim + b])
                     values.append(value)
-                    out_of_full.append(out_row)
             size = mul1 * mul2 * ir3.dim
+            out_of_full.append(start3 + np.arange(size))
             path_of_full.append(np.full(size, k))
             full_offset += size
         n_rows = full_offset if weighted else out.dim
@@ -214,6 +214,7 @@ class CGTensorProduct(torch.nn.Module):
             torch.from_numpy(np.stack([np.concatenate(rows), np.concatenate(cols)])),
             torch.from_numpy(np.concatenate(values)),
             (n_rows, len(used1) * len(used2)),
+            check_invariants=True,
         ).coalesce()
         self.coupling = coupling
         if coupling == "dense":
@@ -277,7 +278,9 @@ class CGTensorProduct(torch.nn.Module):
         if self.coupling == "dense":
             matrix = self.coupling_dense.to(a.dtype)
         else:
-            matrix = torch.sparse_coo_tensor(self.coupling_index, self.coupling_value.to(a.dtype), self.coupling_size, is_coalesced=True)
+            matrix = torch.sparse_coo_tensor(
+                self.coupling_index, self.coupling_value.to(a.dtype), self.coupling_size, is_coalesced=True, check_invariants=False
+            )
         if a.shape[1] == 0:
             return a.new_zeros(self.coupling_size[0], 0)
         step = max(1, _CHUNK // (a.shape[0] * b.shape[0]))

@@ -1,0 +1,156 @@
+"""GauntTensorProduct: three methods, one product; its relation to the CG product; symmetry; grads."""
+
+import numpy as np
+import pytest
+import torch
+from e3nn import o3
+
+from equitools.so3 import bracket_factor, gaunt, gaunt_factor
+from equitools.testing import assert_close, assert_module_equivariant
+from equitools.tp import CGTensorProduct, GauntTensorProduct
+
+METHODS = ("fourier", "grid", "dense")
+F64 = dict(dtype=torch.float64)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: one thread avoids thread start-up and contention costs on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _random(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), **F64)
+
+
+def _pseudo(L):
+    """Irreps 0o+1e+2o+...: parities (-1)^(l+1) of the bracket paths."""
+    return o3.Irreps([(1, (l, (-1) ** (l + 1))) for l in range(L + 1)])
+
+
+@pytest.mark.parametrize("L", range(9))
+def test_three_methods_agree_up_to_degree_8(L):
+    x, y = _random(5, (L + 1) ** 2, seed=L), _random(5, (L + 1) ** 2, seed=L + 100)
+    out = {m: GauntTensorProduct(L, L, L, method=m, parity_odd=True)(x, y) for m in METHODS}
+    scale = float(out["dense"].abs().max())
+    for method in ("fourier", "grid"):
+        assert_close(out[method], out["dense"], rtol=1e-10 / max(scale, 1), atol=1e-10, what=f"{method}, L={L}")
+
+
+@pytest.mark.parametrize("L1,L2,L_out", [(3, 5, 2), (6, 2, 8), (0, 4, 4), (2, 2, 7), (5, 0, 1)])
+def test_three_methods_agree_on_unequal_degrees(L1, L2, L_out):
+    x, y = _random(2, 3, (L1 + 1) ** 2), _random(3, (L2 + 1) ** 2, seed=1)  # leading dims broadcast
+    out = {m: GauntTensorProduct(L1, L2, L_out, method=m, parity_odd=True)(x, y) for m in METHODS}
+    assert out["dense"].shape == (2, 3, 2, (L_out + 1) ** 2)
+    for method in ("fourier", "grid"):
+        assert_close(out[method], out["dense"], rtol=0, atol=1e-12, what=method)
+
+
+def test_dense_is_the_contraction_with_gaunt_coefficients():
+    L1, L2, L_out = 2, 3, 4
+    x, y = _random((L1 + 1) ** 2), _random((L2 + 1) ** 2, seed=1)
+    expected = torch.zeros((L_out + 1) ** 2, **F64)
+    for l1 in range(L1 + 1):
+        for l2 in range(L2 + 1):
+            for l3 in range(abs(l1 - l2), min(l1 + l2, L_out) + 1):
+                g = torch.tensor(gaunt(l1, l2, l3))
+                expected[l3 * l3 : (l3 + 1) ** 2] += torch.einsum("a,b,abc->c", x[l1 * l1 : (l1 + 1) ** 2], y[l2 * l2 : (l2 + 1) ** 2], g)
+    assert_close(GauntTensorProduct(L1, L2, L_out, method="dense")(x, y), expected, rtol=0, atol=1e-14)
+
+
+def test_product_of_functions_on_the_sphere():
+    """z are the harmonic coefficients of f·g: evaluate both sides at points (L_out = L1 + L2)."""
+    L1, L2 = 3, 2
+    x, y = _random((L1 + 1) ** 2), _random((L2 + 1) ** 2, seed=1)
+    z = GauntTensorProduct(L1, L2, L1 + L2)(x, y)
+    r = torch.nn.functional.normalize(_random(20, 3, seed=2), dim=-1)
+    sh = o3.spherical_harmonics(list(range(L1 + L2 + 1)), r, normalize=True, normalization="integral")
+    n1, n2 = (L1 + 1) ** 2, (L2 + 1) ** 2
+    assert_close(sh @ z, (sh[:, :n1] @ x) * (sh[:, :n2] @ y), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_gaunt_is_the_cg_product_on_even_paths_with_gaunt_factors(method):
+    L1, L2, L_out = 3, 4, 5
+    x, y = _random(4, (L1 + 1) ** 2), _random(4, (L2 + 1) ** 2, seed=1)
+    z = GauntTensorProduct(L1, L2, L_out, method=method, parity_odd=True)(x, y)
+    for part, irreps_out, factor in ((0, o3.Irreps.spherical_harmonics(L_out), gaunt_factor), (1, _pseudo(L_out), bracket_factor)):
+        cg = CGTensorProduct(o3.Irreps.spherical_harmonics(L1), o3.Irreps.spherical_harmonics(L2), irreps_out,
+                             weights="path", internal_weights=False, path_normalization=False)
+        assert all((p.l1 + p.l2 + p.l3) % 2 == part for p in cg.paths)  # parity selects the paths
+        weight = torch.tensor([factor(p.l1, p.l2, p.l3) for p in cg.paths], **F64)
+        assert_close(z[:, part], cg(x, y, weight=weight), rtol=0, atol=1e-12, what=f"part {part}")
+
+
+def test_gaunt_has_no_cross_product_but_the_bracket_has():
+    a, b = torch.tensor([0.3, -1.0, 2.0], **F64), torch.tensor([1.0, 0.5, -0.7], **F64)
+    x, y = torch.cat([torch.zeros(1, **F64), a]), torch.cat([torch.zeros(1, **F64), b])
+    z = GauntTensorProduct(1, 1, 2, parity_odd=True)(x, y)
+    assert_close(z[0, 1:4], torch.zeros(3, **F64), rtol=0, atol=1e-15)  # no l = 1 from 1 ⊗ 1 in a Gaunt product
+    cross = torch.linalg.cross(a, b)
+    assert_close(z[1, 1:4] / z[1, 1:4].norm(), cross / cross.norm(), rtol=0, atol=1e-14)
+    assert_close(z[1, [0] + list(range(4, 9))], torch.zeros(6, **F64), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_equivariant_under_rotations_and_reflections(method):
+    L1, L2, L_out = 3, 2, 4
+    tp = GauntTensorProduct(L1, L2, L_out, method=method, parity_odd=True)
+    irreps_out = o3.Irreps.spherical_harmonics(L_out) + _pseudo(L_out)
+    assert_module_equivariant(lambda x, y: tp(x, y).flatten(-2), [o3.Irreps.spherical_harmonics(L1), o3.Irreps.spherical_harmonics(L2)], irreps_out)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_gradcheck(method):
+    tp = GauntTensorProduct(2, 1, 2, method=method, parity_odd=True, weights="degree").double()
+    x, y = _random(2, 9).requires_grad_(), _random(2, 4, seed=1).requires_grad_()
+    assert torch.autograd.gradcheck(tp, (x, y))
+    small = GauntTensorProduct(1, 1, 1, method=method, parity_odd=True)
+    assert torch.autograd.gradgradcheck(small, (x[:1, :4], y[:1]))
+    tp(x, y).square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in tp.parameters())
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_float32(method):
+    x, y = _random(3, 25), _random(3, 16, seed=1)
+    tp = GauntTensorProduct(4, 3, 4, method=method)
+    z32 = tp(x.float(), y.float())
+    assert z32.dtype == torch.float32
+    assert_close(z32, tp(x, y), rtol=1e-5, atol=1e-5)
+
+
+def test_degree_weights_per_channel():
+    C, L = 3, 2
+    tp = GauntTensorProduct(L, L, L, weights="degree", channels=C, parity_odd=True).double()
+    with torch.no_grad():
+        for p in tp.parameters():
+            p.copy_(_random(*p.shape, seed=p.numel()))
+    x, y = _random(4, C, 9), _random(4, 1, 9, seed=1)
+    plain = GauntTensorProduct(L, L, L, parity_odd=True)
+    deg = torch.tensor([0, 1, 1, 1, 2, 2, 2, 2, 2])
+    expected = plain(x * tp.weight1[:, deg], y * tp.weight2[:, deg]) * tp.weight_out[..., deg]
+    assert_close(tp(x, y), expected, rtol=0, atol=1e-13)
+    with pytest.raises(ValueError, match=r"\(\.\.\., 3, 9\)"):
+        tp(_random(4, 2, 9), y)
+
+
+def test_bad_arguments_give_clear_errors():
+    with pytest.raises(ValueError, match="method"):
+        GauntTensorProduct(2, 2, 2, method="fft")
+    with pytest.raises(ValueError, match="L_out"):
+        GauntTensorProduct(2, 2, -1)
+    with pytest.raises(ValueError, match="weights"):
+        GauntTensorProduct(2, 2, 2, weights="path")
+    tp = GauntTensorProduct(2, 1, 2)
+    with pytest.raises(ValueError, match=r"x has shape \(3, 8\); expected \(\.\.\., 9\)"):
+        tp(torch.zeros(3, 8), torch.zeros(3, 4))
+    with pytest.raises(TypeError, match="floating"):
+        tp(torch.zeros(3, 9, dtype=torch.long), torch.zeros(3, 4))
+
+
+def test_irreps_out():
+    assert GauntTensorProduct(1, 1, 3).irreps_out == o3.Irreps("0e+1o+2e+3o")
