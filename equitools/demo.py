@@ -26,10 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=3.0, help="training time budget (default 3)")
     parser.add_argument("--quick", action="store_true", help="seconds instead of minutes: a tiny model, 2 epochs")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: small molecules gain little from more)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def demo_config(output: Path, minutes: float, quick: bool, seed: int = 0, progress: bool = True) -> dict:
+def demo_config(output: Path, minutes: float, quick: bool, seed: int = 0, progress: bool = True,
+                threads: int = 1) -> dict:
     """The resolved training config of the demo."""
     from equitools.train import resolve_config
 
@@ -42,14 +45,16 @@ def demo_config(output: Path, minutes: float, quick: bool, seed: int = 0, progre
         "training": {"max_epochs": s["max_epochs"], "max_time": minutes, "lr": 2e-3, "lr_warmup_steps": 100,
                      "lr_patience": 10, "lr_factor": 0.7, "early_stopping_patience": 40, "energy_weight": 0.1,
                      "force_weight": 0.9, "ema_decay": 0.99, "seed": seed},
-        "trainer": {"accelerator": "cpu", "progress_bar": progress, "log_every_n_steps": 10},
+        "trainer": {"accelerator": "cpu", "progress_bar": progress, "log_every_n_steps": 10,
+                    "num_threads": threads},
         "output": {"dir": str(output / "run")},
     }, source="demo")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        report = run_demo(Path(args.output), args.minutes, args.quick, args.seed, progress=not args.no_progress)
+        report = run_demo(Path(args.output), args.minutes, args.quick, args.seed, progress=not args.no_progress,
+                          threads=args.threads)
     except (FileExistsError, FileNotFoundError, ValueError) as err:
         print(f"equitools demo: error: {err}", file=sys.stderr)
         return 1
@@ -57,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_demo(output: Path, minutes: float = 3.0, quick: bool = False, seed: int = 0, progress: bool = True) -> str:
+def run_demo(output: Path, minutes: float = 3.0, quick: bool = False, seed: int = 0, progress: bool = True,
+             threads: int = 1) -> str:
     """Train, evaluate, simulate; returns the text report (also in ``output/report.txt``)."""
     from ase import Atoms
 
@@ -68,7 +74,7 @@ def run_demo(output: Path, minutes: float = 3.0, quick: bool = False, seed: int 
     from equitools.train.io import atomic_write_text
     from equitools.train.plots import plot_parity
 
-    config = demo_config(output, minutes, quick, seed, progress)
+    config = demo_config(output, minutes, quick, seed, progress, threads)
     metrics = train(config)
     from equitools.models import load
 

@@ -39,12 +39,12 @@ def _freecg(**kw):
 # the published defaults of each representation (names as in the papers)
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "tensornet": {
-        "hidden_channels": 256, "num_layers": 2, "num_rbf": 32, "rbf_type": "expnorm", "cutoff": 5.0,
+        "hidden_channels": 128, "num_layers": 2, "num_rbf": 32, "rbf_type": "expnorm", "cutoff": 5.0,
         "activation": "silu", "equivariance_group": "O(3)",
     },
     "escn": {
-        "sphere_channels": 128, "hidden_channels": 256, "edge_channels": 128, "num_layers": 12,
-        "lmax": 6, "mmax": 2, "num_basis": 128, "cutoff": 6.0, "activation": "silu",
+        "sphere_channels": 128, "hidden_channels": 256, "edge_channels": 128, "num_layers": 8,
+        "lmax": 6, "mmax": 2, "num_basis": 400, "cutoff": 8.0, "activation": "silu",
     },
     "freecg": {
         "hidden_channels": 256, "num_layers": 9, "num_heads": 8, "lmax": 2, "num_groups": 32,

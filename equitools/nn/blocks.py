@@ -117,11 +117,9 @@ class DegreeLinear(nn.Module):
         self.lmax = lmax
         self.weight = nn.Parameter(torch.randn(lmax + 1, in_channels, out_channels) / in_channels ** 0.5)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-        self.register_buffer("degree", degree_index(lmax), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weight.index_select(0, self.degree)  # ((L+1)^2, in, out)
-        out = torch.einsum("nmi,mio->nmo", x, w)
+        parts = [torch.matmul(x[:, l * l:(l + 1) * (l + 1)], self.weight[l]) for l in range(self.lmax + 1)]
         if self.bias is not None:
-            out = torch.cat([out[:, :1] + self.bias, out[:, 1:]], dim=1)
-        return out
+            parts[0] = parts[0] + self.bias
+        return torch.cat(parts, dim=1)

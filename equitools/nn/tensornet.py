@@ -232,11 +232,11 @@ class TensorInteraction(nn.Module):
 class TensorNet(nn.Module):
     """TensorNet representation: invariant atomic features ``(n_atoms, hidden_channels)``.
 
-    Published defaults (rMD17): 256 channels, 2 interaction layers, 32 exponential-normal radial
+    Published defaults (rMD17): 128 channels, 2 interaction layers, 32 exponential-normal radial
     functions, cosine cutoff 5 Å, SiLU, O(3).
     """
 
-    def __init__(self, hidden_channels: int = 256, num_layers: int = 2, num_rbf: int = 32,
+    def __init__(self, hidden_channels: int = 128, num_layers: int = 2, num_rbf: int = 32,
                  rbf_type: str = "expnorm", cutoff: float = 5.0, activation: str = "silu",
                  equivariance_group: str = "O(3)", max_z: int = 128):
         super().__init__()

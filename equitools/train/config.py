@@ -55,12 +55,16 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "progress_bar": True,
         "log_every_n_steps": 10,
         "check_val_every_n_epoch": 1,
+        "num_threads": None,  # torch CPU threads per process (None: torch's default)
     },
     "output": {
         "dir": "runs/run",  # checkpoints/, logs/, model.pt, metrics.json, plots
     },
 }
 SECTIONS = ("model", *SCHEMA)
+OPTIONAL_NUMBERS = {("data", "n_test"), ("trainer", "num_threads"), ("training", "max_time"), ("training", "ema_decay"),
+                    ("training", "gradient_clip")}
+"""Keys whose default is None but whose value, when given, is a number."""
 
 
 class ConfigError(ValueError):
@@ -100,8 +104,20 @@ def apply_overrides(config: dict[str, Any], overrides: list[str] | tuple[str, ..
         out.setdefault(section, {})
         if not isinstance(out[section], dict):
             raise ConfigError(f"override {item!r}: section {section!r} is not a mapping")
-        out[section][name] = yaml.safe_load(text)
+        out[section][name] = parse_value(text)
     return out
+
+
+def parse_value(text: str) -> Any:
+    """A value given on the command line: YAML, except that numbers such as ``1e-4`` (a string
+    in YAML 1.1) are numbers."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def resolve_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
@@ -130,6 +146,14 @@ def resolve_config(config: dict[str, Any], source: str = "config") -> dict[str, 
 
 
 def _check_values(config: dict[str, Any], source: str) -> None:
+    for section, defaults in SCHEMA.items():
+        for key, default in defaults.items():
+            numeric = (isinstance(default, (int, float)) and not isinstance(default, bool)) or (section, key) in OPTIONAL_NUMBERS
+            value = config[section][key]
+            if numeric and isinstance(value, str):
+                value = config[section][key] = parse_value(value)
+            if numeric and value is not None and (isinstance(value, (bool, str)) or not isinstance(value, (int, float))):
+                raise ConfigError(f"{source}: {section}.{key} must be a number, got {value!r}")
     data, training = config["data"], config["training"]
     formats = ("rmd17", "md17", "extxyz", "qm9", "embedded")
     if data["format"] not in formats:

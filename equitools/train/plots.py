@@ -21,13 +21,18 @@ def pyplot():
 
 
 def read_epoch_metrics(path: str | Path) -> dict[str, np.ndarray]:
-    """Per-epoch columns of a Lightning ``metrics.csv``: ``{"epoch": (n,), name: (n,)}``, NaN
-    where an epoch has no value; rows logged per step are left out."""
+    """Per-epoch columns of a Lightning ``metrics.csv``, or of every ``version_*/metrics.csv``
+    under a folder (the segments of a resumed run; later segments win):
+    ``{"epoch": (n,), name: (n,)}``, NaN where an epoch has no value; per-step rows left out."""
     path = Path(path)
-    if not path.is_file():
+    files = sorted(path.glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1])) \
+        if path.is_dir() else [path]
+    if not files or not files[0].is_file():
         raise FileNotFoundError(f"no metrics log at {path}")
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = []
+    for file in files:
+        with open(file, newline="", encoding="utf-8") as handle:
+            rows.extend(csv.DictReader(handle))
     by_epoch: dict[int, dict[str, float]] = {}
     for row in rows:
         if not row.get("epoch"):

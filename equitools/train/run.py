@@ -4,7 +4,8 @@ folder::
     OUT/config.yaml                 the resolved config
     OUT/checkpoints/last.ckpt       Lightning checkpoint after every validated epoch (resume)
     OUT/checkpoints/best-*.ckpt     the checkpoint with the lowest validation loss
-    OUT/logs/csv/metrics.csv        per-step/epoch metrics;  OUT/logs/tensorboard/  TensorBoard
+    OUT/logs/csv/version_K/metrics.csv  per-step/epoch metrics, one version per (resumed) segment
+    OUT/logs/tensorboard/           TensorBoard event files
     OUT/model.pt                    the best (EMA) weights as an ``equitools.models`` file
     OUT/metrics.json                test and best validation metrics, sizes, timings
     OUT/learning_curves.png
@@ -44,6 +45,8 @@ def train(config: dict[str, Any], resume: bool | str | None = None, callbacks: l
     out = Path(config["output"]["dir"])
     ckpt_path = _resume_path(out, resume)
     training = config["training"]
+    if config["trainer"]["num_threads"]:
+        torch.set_num_threads(int(config["trainer"]["num_threads"]))
     pl.seed_everything(training["seed"], workers=True, verbose=False)
     dtype = torch.float64 if config["model"]["dtype"] == "float64" else torch.float32
     splits, info = load_datasets(config["data"], dtype)
@@ -71,7 +74,8 @@ def train(config: dict[str, Any], resume: bool | str | None = None, callbacks: l
         gradient_clip_val=training["gradient_clip"], inference_mode=False,
         callbacks=[checkpoint, EarlyStopping("val_loss", patience=training["early_stopping_patience"]),
                    LearningRateMonitor("epoch"), *(callbacks or [])],
-        logger=[CSVLogger(out, name="logs", version="csv"), TensorBoardLogger(out, name="logs", version="tensorboard")],
+        logger=[CSVLogger(out / "logs", name="csv", flush_logs_every_n_steps=1),
+                TensorBoardLogger(out, name="logs", version="tensorboard")],
         plugins=[AtomicCheckpointIO()], default_root_dir=out,
         enable_progress_bar=config["trainer"]["progress_bar"], enable_model_summary=False,
         log_every_n_steps=config["trainer"]["log_every_n_steps"],
@@ -99,7 +103,7 @@ def train(config: dict[str, Any], resume: bool | str | None = None, callbacks: l
     if plots:
         from .plots import plot_learning_curves
 
-        plot_learning_curves(out / "logs" / "csv" / "metrics.csv", out / "learning_curves.png", unit=info["unit"])
+        plot_learning_curves(out / "logs" / "csv", out / "learning_curves.png", unit=info["unit"])
     return metrics
 
 

@@ -1,0 +1,245 @@
+"""FreeCG: the CG transform on permutation-invariant abstract edges (Shao, Geng, Wang et al.,
+2024, arXiv:2407.02263), on a ViSNet backbone (Wang et al., arXiv:2210.16518).
+
+Atoms carry scalars ``x`` ``(n, C)`` and spherical features ``vec`` ``(n, 8, C)``: the l = 1
+(3 rows, x y z) and l = 2 (5 rows) components of e3nn's real basis, channels last. Edges carry
+invariant features ``f`` ``(E, C)`` and the harmonics ``d`` ``(E, 8)`` of the edge direction
+(``so3.spherical_harmonics``, unit norm per degree). Paper → code:
+
+* Embedding (ViSNet Sec. 3.2): element embedding + neighbour embedding
+  x_i ← W[x_i ‖ Σ_j φ(r_ij) W_r e(r_ij) ⊙ E'(z_j)]; edge features f_ij = W_f e(r_ij) ⊙ (x_i + x_j);
+  vec = 0.  → :class:`NeighborEmbedding`, :class:`FreeCG`
+* ViS-MP message (ViSNet eq. 4–7): multi-head attention
+  α_ij = SiLU(Σ_d q_i k_j σ(W_dk f_ij)) φ(r_ij); scalar message m_ij = α_ij v_j σ(W_dv f_ij);
+  vector message vec_j s¹_ij + s²_ij d_ij with (s¹, s²) = σ(W_s m_ij); both summed over j.
+  → :class:`FreeCGLayer`
+* Attention enhancer (FreeCG Sec. 4.4): the logits get + W_a (Σ_m vec_j,m d_ij,m), a term built
+  from the neighbour's equivariant features along the edge direction (one per head).
+* Abstract edges (FreeCG Sec. 4.1–4.2): the aggregated vector message of atom i, Σ_j (…), is a
+  permutation-invariant function of its real edges; its C channels are split into G groups of
+  K channels — the abstract edges of atom i — which may then be treated freely.
+* Group CG transform with sparse paths (FreeCG Sec. 4.3, eq. 9–11): inside each group g, a CG
+  tensor product (``equitools.tp.CGTensorProduct``, all K×K channel pairs) between the
+  abstract edges and the atom's own features (W vec_i ⊙ o¹_i), with per-group weights
+  W_g[path, u, v → w], over a sparse set of (l1, l2, l3) paths; added to the aggregated message.
+* Abstract-edge shuffling (FreeCG Sec. 4.3): the output channels of the group CG transform are
+  cyclically shifted (``shuffle_shift`` = K // 2 channels) so that the groups of the next layer
+  mix channels of two groups of this one.
+* Update (ViSNet eq. 8–10): dx_i = (vec¹_i · vec²_i) o²_i + o³_i; dvec_i = group-CG + message;
+  runtime geometry edge update df_ij = σ(W f_ij) ⊙ ⟨rej_d(W_t vec_i), rej_d(W_s vec_j)⟩ (the
+  features of i and j with their components along the edge removed).
+* Output: LayerNorm(x) and squared norms of a channel mix of vec, given to the readout.
+
+Choices where the paper is silent: "sparse" paths are the parity-allowed couplings
+1o⊗1o→2e, 1o⊗2e→1o, 2e⊗1o→1o, 2e⊗2e→2e (keeping O(3)); ``cg_paths="full"`` adds
+1⊗1→1, 1⊗2→2, 2⊗1→2, 2⊗2→1 and is then SO(3)-only. The shuffle is a cyclic shift of the
+channels by half a group (``K // 2``) per layer, so each group of the next layer sees two
+groups of this one. No self-loops (the published code adds them), no vector layer norm (the
+published default, ``vecnorm_type: none``). The group CG weights start small (std 0.1 /
+sqrt(K² · paths)) so that a fresh model is close to ViSNet.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .. import so3
+from ..tp import CGTensorProduct
+from .blocks import activation as make_activation
+from .cutoff import CosineCutoff
+from .edges import EdgeGraph
+from .radial import radial_basis
+
+SPARSE_PATHS = (("1o", "1o", "2e"), ("1o", "2e", "1o"), ("2e", "1o", "1o"), ("2e", "2e", "2e"))
+FULL_PATHS = ((1, 1, 1), (1, 1, 2), (1, 2, 1), (1, 2, 2), (2, 1, 1), (2, 1, 2), (2, 2, 1), (2, 2, 2))
+
+
+def _l_slices(lmax: int) -> list[slice]:
+    """Rows of each degree 1..lmax in the (n, (lmax+1)^2 - 1, C) layout."""
+    return [slice(l * l - 1, (l + 1) * (l + 1) - 1) for l in range(1, lmax + 1)]
+
+
+class GroupCGTransform(nn.Module):
+    """The group CG transform: a CG tensor product inside each of G groups of K channels.
+
+    ``a``, ``b``: ``(n, 8, G·K)`` (l = 1, 2 rows, channels last). Returns the same shape:
+    out[g, w] = Σ_paths Σ_{u,v} W[g, path, u, v, w] (a[g, u] ⊗ b[g, v])_{path}.
+    """
+
+    def __init__(self, num_groups: int, group_size: int, paths: str = "sparse"):
+        super().__init__()
+        if paths not in ("sparse", "full"):
+            raise ValueError(f"cg_paths must be 'sparse' or 'full', got {paths!r}")
+        self.G, self.K = num_groups, group_size
+        # "full" ignores parity: labelling both degrees even lets every triangle-allowed path through
+        irreps = f"{group_size}x1o+{group_size}x2e" if paths == "sparse" else f"{group_size}x1e+{group_size}x2e"
+        chosen = SPARSE_PATHS if paths == "sparse" else FULL_PATHS
+        # all channel pairs u ⊗ v: e3nn's "uvuv" (the outer mode), one output block per path
+        self.tp = CGTensorProduct(irreps, irreps, paths=chosen, channel_mode="outer")
+        self.blocks = [(p.l3, self.tp.irreps_out.slices()[p.i_out]) for p in self.tp.paths]
+        self.weight = nn.Parameter(
+            torch.randn(len(self.blocks), num_groups, group_size * group_size, group_size)
+            * (0.1 / math.sqrt(group_size * group_size * len(self.blocks))))
+
+    def _to_irreps(self, v: torch.Tensor) -> torch.Tensor:
+        n = v.shape[0]
+        v = v.view(n, 8, self.G, self.K).permute(0, 2, 3, 1)  # (n, G, K, 8)
+        return torch.cat([v[..., :3].reshape(n, self.G, 3 * self.K), v[..., 3:].reshape(n, self.G, 5 * self.K)], dim=-1)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        n = a.shape[0]
+        y = self.tp(self._to_irreps(a), self._to_irreps(b))  # (n, G, Σ_paths K² (2 l3 + 1))
+        out = {1: a.new_zeros(n, self.G, self.K, 3), 2: a.new_zeros(n, self.G, self.K, 5)}
+        for k, (l3, block) in enumerate(self.blocks):
+            part = y[..., block].reshape(n, self.G, self.K * self.K, 2 * l3 + 1)
+            out[l3] = out[l3] + torch.einsum("ngpm,gpk->ngkm", part, self.weight[k])
+        full = torch.cat([out[1], out[2]], dim=-1)  # (n, G, K, 8)
+        return full.permute(0, 3, 1, 2).reshape(n, 8, self.G * self.K)
+
+
+class NeighborEmbedding(nn.Module):
+    """ViSNet/TorchMD-ET neighbour embedding: mix each atom's embedding with its neighbours'."""
+
+    def __init__(self, hidden_channels: int, num_rbf: int, max_z: int):
+        super().__init__()
+        self.distance_proj = nn.Linear(num_rbf, hidden_channels)
+        self.embedding = nn.Embedding(max_z + 1, hidden_channels)
+        self.combine = nn.Linear(2 * hidden_channels, hidden_channels)
+
+    def forward(self, z, x, graph: EdgeGraph, rbf_pair, cut_pair):
+        w = (self.distance_proj(rbf_pair) * cut_pair.unsqueeze(-1)).index_select(0, graph.pair)
+        msg = w * self.embedding(z).index_select(0, graph.edge_index[0])
+        neighbours = x.new_zeros(x.shape).index_add(0, graph.edge_index[1], msg)
+        return self.combine(torch.cat([x, neighbours], dim=-1))
+
+
+class FreeCGLayer(nn.Module):
+    """One ViS-MP layer with the FreeCG group CG transform, attention enhancer and shuffling."""
+
+    def __init__(self, hidden_channels: int, num_heads: int, num_groups: int, activation: str, cutoff: float,
+                 last_layer: bool, cg_paths: str, shuffle: bool, attention_enhancer: bool):
+        super().__init__()
+        C = hidden_channels
+        if C % num_heads:
+            raise ValueError(f"hidden_channels ({C}) must be divisible by num_heads ({num_heads})")
+        if C % num_groups:
+            raise ValueError(f"hidden_channels ({C}) must be divisible by num_groups ({num_groups})")
+        self.C, self.heads, self.head_dim = C, num_heads, C // num_heads
+        self.last_layer = last_layer
+        self.shuffle_shift = (C // num_groups) // 2 if shuffle else 0
+        self.attention_enhancer = attention_enhancer
+        self.layernorm = nn.LayerNorm(C)
+        self.act = make_activation(activation)
+        self.attn_act = make_activation(activation)
+        self.cut = CosineCutoff(cutoff)
+        self.vec_proj = nn.Linear(C, 3 * C, bias=False)
+        self.q_proj = nn.Linear(C, C)
+        self.k_proj = nn.Linear(C, C)
+        self.v_proj = nn.Linear(C, C)
+        self.dk_proj = nn.Linear(C, C)
+        self.dv_proj = nn.Linear(C, C)
+        self.s_proj = nn.Linear(C, 2 * C)
+        self.o_proj = nn.Linear(C, 3 * C)
+        self.vec_edge_proj = nn.Linear(C, num_heads) if attention_enhancer else None
+        self.group_cg = GroupCGTransform(num_groups, C // num_groups, cg_paths)
+        if not last_layer:
+            self.f_proj = nn.Linear(C, C)
+            self.w_src_proj = nn.Linear(C, C, bias=False)
+            self.w_trg_proj = nn.Linear(C, C, bias=False)
+        for lin in (self.q_proj, self.k_proj, self.v_proj, self.dk_proj, self.dv_proj, self.s_proj, self.o_proj):
+            nn.init.xavier_uniform_(lin.weight)
+            nn.init.zeros_(lin.bias)
+        nn.init.xavier_uniform_(self.vec_proj.weight)
+
+    @staticmethod
+    def _reject(vec: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        """Remove the component along the edge harmonics d ``(E, 8)`` from ``vec`` ``(E, 8, C)``."""
+        return vec - (vec * d.unsqueeze(-1)).sum(1, keepdim=True) * d.unsqueeze(-1)
+
+    def forward(self, x, vec, f, graph: EdgeGraph, d, cut):
+        n, C, H, Dh = x.shape[0], self.C, self.heads, self.head_dim
+        src, dst = graph.edge_index[0], graph.edge_index[1]
+        x = self.layernorm(x)
+        q = self.q_proj(x).view(n, H, Dh)
+        k = self.k_proj(x).view(n, H, Dh)
+        v = self.v_proj(x).view(n, H, Dh)
+        dk = self.act(self.dk_proj(f)).view(-1, H, Dh)
+        dv = self.act(self.dv_proj(f)).view(-1, H, Dh)
+        vec1, vec2, vec3 = torch.split(self.vec_proj(vec), C, dim=-1)
+        vec_dot = (vec1 * vec2).sum(dim=1)
+        # messages j → i
+        vec_j = vec.index_select(0, src)
+        logits = (q.index_select(0, dst) * k.index_select(0, src) * dk).sum(-1)
+        if self.vec_edge_proj is not None:  # attention enhancer
+            logits = logits + self.vec_edge_proj((vec_j * d.unsqueeze(-1)).sum(1))
+        attn = self.attn_act(logits) * cut.unsqueeze(-1)
+        m = (v.index_select(0, src) * dv * attn.unsqueeze(-1)).view(-1, C)
+        s1, s2 = torch.split(self.act(self.s_proj(m)), C, dim=-1)
+        vec_m = vec_j * s1.unsqueeze(1) + s2.unsqueeze(1) * d.unsqueeze(-1)
+        x_agg = x.new_zeros(n, C).index_add(0, dst, m)
+        vec_agg = vec.new_zeros(vec.shape).index_add(0, dst, vec_m)  # the abstract edges of each atom
+        o1, o2, o3 = torch.split(self.o_proj(x_agg), C, dim=-1)
+        dx = vec_dot * o2 + o3
+        dvec = self.group_cg(vec_agg, vec3 * o1.unsqueeze(1))
+        if self.shuffle_shift:
+            dvec = torch.roll(dvec, self.shuffle_shift, dims=-1)
+        dvec = dvec + vec_agg
+        if self.last_layer:
+            return dx, dvec, None
+        w1 = self._reject(self.w_trg_proj(vec).index_select(0, dst), d)
+        w2 = self._reject(self.w_src_proj(vec).index_select(0, src), d)
+        df = self.act(self.f_proj(f)) * (w1 * w2).sum(1)
+        return dx, dvec, df
+
+
+class FreeCG(nn.Module):
+    """FreeCG representation: invariant atomic features ``(n_atoms, 2 · hidden_channels)``.
+
+    Published defaults (rMD17): 256 channels, 9 layers, 8 heads, l_max 2, 32 groups × 8 channels,
+    32 exponential-normal radial functions, cosine cutoff 5 Å.
+    """
+
+    def __init__(self, hidden_channels: int = 256, num_layers: int = 9, num_heads: int = 8, lmax: int = 2,
+                 num_groups: int = 32, num_rbf: int = 32, cutoff: float = 5.0, activation: str = "silu",
+                 cg_paths: str = "sparse", shuffle: bool = True, attention_enhancer: bool = True, max_z: int = 100):
+        super().__init__()
+        if lmax != 2:
+            raise ValueError(f"FreeCG uses spherical features l = 1, 2: lmax must be 2, got {lmax}")
+        C = hidden_channels
+        self.hidden_channels = C
+        self.num_features = 2 * C
+        self.lmax = lmax
+        self.cutoff = float(cutoff)
+        self.embedding = nn.Embedding(max_z + 1, C)
+        self.rbf = radial_basis("expnorm", num_rbf, cutoff)
+        self.cut = CosineCutoff(cutoff)
+        self.neighbor_embedding = NeighborEmbedding(C, num_rbf, max_z)
+        self.edge_proj = nn.Linear(num_rbf, C)
+        self.layers = nn.ModuleList(
+            FreeCGLayer(C, num_heads, num_groups, activation, cutoff, k == num_layers - 1, cg_paths, shuffle,
+                        attention_enhancer) for k in range(num_layers))
+        self.out_norm = nn.LayerNorm(C)
+        self.vec_out_proj = nn.Linear(C, C, bias=False)
+
+    def forward(self, z: torch.Tensor, graph: EdgeGraph) -> torch.Tensor:
+        n, C = z.shape[0], self.hidden_channels
+        src, dst = graph.edge_index[0], graph.edge_index[1]
+        r = graph.length.index_select(0, graph.pair_edge)
+        rbf, cut_pair = self.rbf(r), self.cut(r)
+        cut = cut_pair.index_select(0, graph.pair)
+        d = torch.cat([so3.spherical_harmonics(l, graph.vec, normalization="norm") for l in (1, 2)], dim=-1)
+        x = self.embedding(z)
+        x = self.neighbor_embedding(z, x, graph, rbf, cut_pair)
+        f = self.edge_proj(rbf).index_select(0, graph.pair) * (x.index_select(0, src) + x.index_select(0, dst))
+        vec = x.new_zeros(n, 8, C)
+        for layer in self.layers:
+            dx, dvec, df = layer(x, vec, f, graph, d, cut)
+            x = x + dx
+            vec = vec + dvec
+            if df is not None:
+                f = f + df
+        w = self.vec_out_proj(vec)
+        return torch.cat([self.out_norm(x), (w * w).sum(1)], dim=-1)
