@@ -87,7 +87,7 @@ def run_md(atoms: Atoms, calculator, steps: int, timestep_fs: float = 0.5, tempe
         dyn = VelocityVerlet(atoms, timestep=dt)
     else:
         dyn = Langevin(atoms, timestep=dt, temperature_K=temperature_K, friction=friction_per_fs / units.fs,
-                       rng=rng)
+                       fixcm=False, rng=rng)
     log: list[tuple[float, float, float, float]] = []
 
     def record():

@@ -18,8 +18,8 @@ def plot_md(report: MDReport, output: str | Path) -> Path:
     for values, label in ((report.potential, "potential"), (report.kinetic, "kinetic"), (report.total, "total")):
         ax_e.plot(report.time_ps, values - (ref if label != "kinetic" else 0.0), label=label)
     ax_e.set_xlabel("time (ps)")
-    ax_e.set_ylabel("energy (eV), E_pot and E_tot relative to E_tot(0)")
-    ax_e.set_title(f"{report.integrator}: drift {report.drift_meV_per_atom_ps:+.2f} meV/atom/ps")
+    ax_e.set_ylabel("energy - E_tot(0) (eV); kinetic as is")
+    ax_e.set_title(f"{report.integrator}: E_tot drift {report.drift_meV_per_atom_ps:+.3g} meV/atom/ps", fontsize=10)
     ax_e.legend(fontsize=8)
     ax_t.plot(report.time_ps, report.temperature)
     ax_t.set_xlabel("time (ps)")
