@@ -110,9 +110,9 @@ class ForceFieldModule(pl.LightningModule):
         loss = self.training_options["energy_weight"] * (values["energy_rmse"] / 1000) ** 2
         if self.use_forces:
             loss = loss + self.training_options["force_weight"] * (values["forces_rmse"] / 1000) ** 2
-        self.log(f"{stage}_loss", loss, prog_bar=stage == "val")
+        self.log(f"{stage}_loss", loss, prog_bar=stage == "val", sync_dist=True)  # equal on every rank
         for name, value in values.items():
-            self.log(f"{stage}_{name}", value, prog_bar=name.endswith("mae") and stage == "val")
+            self.log(f"{stage}_{name}", value, prog_bar=name.endswith("mae") and stage == "val", sync_dist=True)
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._evaluate_step("val", batch)
