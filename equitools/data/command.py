@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -53,7 +52,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _generate(args) -> int:
-    os.environ["OMP_NUM_THREADS"] = "1"  # one thread per process; set before tblite loads
     from .generate import generate, load_structure
 
     atoms = load_structure(args.structure)

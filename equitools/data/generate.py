@@ -4,13 +4,14 @@ kcal/mol/Å, like the published files), so :func:`~equitools.data.rmd17.read_rmd
 
 from __future__ import annotations
 
-import os
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
 import ase.build
 import ase.io
 import numpy as np
+import torch
 from ase import Atoms, units
 from ase.constraints import FixCom
 from ase.md.langevin import Langevin
@@ -49,7 +50,7 @@ def generate(atoms: Atoms, out: str | Path, *, n_frames: int = 1000, temperature
     reproducible to ~1e-6 eV/Å at the cost of the default 1.0, whose forces scatter by ~1e-4).
     The file is written atomically (nothing appears if the run fails or is interrupted) and
     also holds the run's settings as scalar entries (``theory``, ``temperature_K``, ...).
-    tblite runs on one OpenMP thread unless ``OMP_NUM_THREADS`` was set before it was imported.
+    tblite runs on one OpenMP thread (see :func:`one_openmp_thread`).
     """
     for label, value in (("n_frames", n_frames), ("interval", interval), ("temperature_K", temperature_K),
                          ("timestep_fs", timestep_fs), ("friction_per_fs", friction_per_fs)):
@@ -57,7 +58,6 @@ def generate(atoms: Atoms, out: str | Path, *, n_frames: int = 1000, temperature
             raise ValueError(f"{label} must be positive, got {value}")
     if equilibration_steps < 0:
         raise ValueError(f"equilibration_steps must not be negative, got {equilibration_steps}")
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         from tblite.ase import TBLite
     except ImportError as exc:
@@ -77,7 +77,8 @@ def generate(atoms: Atoms, out: str | Path, *, n_frames: int = 1000, temperature
     coords = np.empty((n_frames, len(atoms), 3))
     energies, forces = np.empty(n_frames), np.empty((n_frames, len(atoms), 3))
     total = equilibration_steps + n_frames * interval
-    with tqdm(total=total, unit="step", desc=f"{method} MD {atoms.get_chemical_formula()}", disable=not progress) as bar:
+    bar = tqdm(total=total, unit="step", desc=f"{method} MD {atoms.get_chemical_formula()}", disable=not progress)
+    with bar, one_openmp_thread():
         for chunk in np.diff(np.r_[0:equilibration_steps:100, equilibration_steps]).astype(int):
             dynamics.run(int(chunk))
             bar.update(int(chunk))
@@ -100,3 +101,18 @@ def generate(atoms: Atoms, out: str | Path, *, n_frames: int = 1000, temperature
         "equilibration_steps": np.array(int(equilibration_steps)), "seed": np.array(int(seed)),
     }
     return atomic_write(out, lambda f: np.savez_compressed(f, **arrays))
+
+
+@contextmanager
+def one_openmp_thread():
+    """Run tblite's OpenMP loops on one thread (one process per core scales; threads on a busy
+    machine spin and slow MD down tenfold). tblite links ``libgomp.so.1``; torch, imported by
+    equitools first, ships a library of that name, so both share one OpenMP runtime that started
+    with torch's thread count before ``OMP_NUM_THREADS`` could be set. ``torch.set_num_threads``
+    sets that runtime's count; the previous count is restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
