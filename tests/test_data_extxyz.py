@@ -53,3 +53,21 @@ def test_periodic_cell_and_calculator_labels(tmp_path):
     assert d.pbc.tolist() == [[True, True, True]]
     assert torch.allclose(d.cell[0], torch.tensor(crystal.cell.array))
     assert float(d.energy) == -43.2
+
+
+def test_any_ase_format_with_variable_atom_counts(tmp_path):
+    """An ASE trajectory of molecules of different sizes, labels from the attached calculator."""
+    from ase.build import molecule
+    from ase.io import Trajectory
+
+    path = tmp_path / "mixed.traj"
+    with Trajectory(path, "w") as traj:
+        for k, name in enumerate(("H2O", "CH4", "C6H6")):
+            atoms = molecule(name)
+            atoms.calc = SinglePointCalculator(atoms, energy=-float(k), forces=np.full((len(atoms), 3), float(k)))
+            traj.write(atoms)
+    ds = ExtXYZ(path, use_cache=False)
+    assert ds.n_atoms.tolist() == [3, 5, 12]
+    assert ds.metadata["format"] == "ase:auto"
+    assert float(ds[2].energy) == -2.0 and ds[2].forces.shape == (12, 3) and float(ds[2].forces[5, 1]) == 2.0
+    assert ds[1].z.tolist() == [6, 1, 1, 1, 1]

@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from equitools.nn.scatter import scatter_sum
 
 from .errors import DataFormatError
 from .units import ENERGY_UNITS
@@ -114,7 +117,8 @@ def summary(dataset) -> list[str]:
         lines.append(f"energy:    mean {e.mean():.4f} eV, std {e.std():.4f} eV, range [{e.min():.4f}, {e.max():.4f}] eV")
     if frames.forces is not None:
         norms = frames.forces.norm(dim=1)
-        net = torch_segment_sum(frames.forces, frames.ptr).norm(dim=1)
+        frame_of_atom = torch.repeat_interleave(torch.arange(len(frames)), frames.ptr[1:] - frames.ptr[:-1])
+        net = scatter_sum(frames.forces, frame_of_atom, len(frames)).norm(dim=1)
         lines.append(f"forces:    |F| mean {norms.mean():.4f} eV/Å, max {norms.max():.4f} eV/Å; "
                      f"max |ΣF| per frame {net.max():.2e} eV/Å")
     units = dataset.metadata.get("units", {})
@@ -122,14 +126,6 @@ def summary(dataset) -> list[str]:
     for key, value in dataset.metadata.get("attributes", {}).items():
         lines.append(f"{key + ':':<10} {value}")
     return lines
-
-
-def torch_segment_sum(values, ptr):
-    """Sums of ``values`` ``(ΣA, 3)`` over each frame ``ptr[i]:ptr[i+1]``, ``(n, 3)``."""
-    import torch
-
-    index = torch.repeat_interleave(torch.arange(ptr.numel() - 1), ptr[1:] - ptr[:-1])
-    return torch.zeros(ptr.numel() - 1, values.shape[1], dtype=values.dtype).index_add_(0, index, values)
 
 
 def _info(args) -> int:

@@ -34,6 +34,7 @@ class AtomsDataset(torch.utils.data.Dataset):
         self._pos = frames.pos.to(dtype)
         self._forces = None if frames.forces is None else frames.forces.to(dtype)
         self._graph = {k: v.to(dtype) if k == "cell" else v for k, v in frames.graph.items()}
+        self._ptr = frames.ptr.tolist()
         self._indices: torch.Tensor | None = None
 
     def __len__(self) -> int:
@@ -58,15 +59,15 @@ class AtomsDataset(torch.utils.data.Dataset):
         n = len(self)
         if not -n <= i < n:
             raise IndexError(f"frame {i} out of range for a dataset of {n} frames")
-        k = int(self.indices[i % n]) if self._indices is not None else i % n
-        a, b = int(self.frames.ptr[k]), int(self.frames.ptr[k + 1])
-        data = Data(z=self.frames.z[a:b], pos=self._pos[a:b])
+        k = int(self._indices[i % n]) if self._indices is not None else i % n
+        a, b = self._ptr[k], self._ptr[k + 1]
+        fields = {"z": self.frames.z[a:b], "pos": self._pos[a:b]}
         if self.frames.energy is not None:
-            data.energy = self.frames.energy[k:k + 1]
+            fields["energy"] = self.frames.energy[k:k + 1]
         if self._forces is not None:
-            data.forces = self._forces[a:b]
-        for key, value in self._graph.items():
-            data[key] = value[k:k + 1]
+            fields["forces"] = self._forces[a:b]
+        fields.update((key, value[k:k + 1]) for key, value in self._graph.items())
+        data = Data(**fields)
         return data if self.transform is None else self.transform(data)
 
     def subset(self, indices) -> "AtomsDataset":

@@ -59,20 +59,6 @@ class Frames:
             graph={k: cat(lambda p, k=k: p.graph[k]) for k in parts[0].graph},
         )
 
-    def select(self, indices: np.ndarray | torch.Tensor) -> "Frames":
-        """The frames at ``indices`` (any order), as a new compact store."""
-        idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)
-        counts = (self.ptr[1:] - self.ptr[:-1])[idx]
-        ends = torch.cumsum(counts, 0)
-        atoms = torch.repeat_interleave(self.ptr[idx] - (ends - counts), counts) + torch.arange(int(ends[-1]) if idx.numel() else 0)
-        return Frames(
-            z=self.z[atoms], pos=self.pos[atoms],
-            ptr=torch.cat([torch.zeros(1, dtype=torch.long), ends]),
-            energy=None if self.energy is None else self.energy[idx],
-            forces=None if self.forces is None else self.forces[atoms],
-            graph={k: v[idx] for k, v in self.graph.items()},
-        )
-
     def to_dict(self) -> dict:
         """Plain tensors, for ``torch.save`` (loads with ``weights_only=True``)."""
         return {"z": self.z, "pos": self.pos, "ptr": self.ptr, "energy": self.energy,
