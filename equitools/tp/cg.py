@@ -24,7 +24,7 @@ from ..so3 import clebsch_gordan
 from .irreps import as_irreps, common_multiplicity, from_channel_layout, stripped, to_channel_layout
 
 Path = namedtuple("Path", "i_in1 i_in2 i_out l1 l2 l3")
-_CHUNK = 2**24  # elements of the outer product formed at once (bounds peak memory, not results)
+_CHUNK = 2**26  # elements of the outer product formed at once (bounds peak memory, not results)
 
 
 def _select(paths, ir1: o3.Irrep, ir2: o3.Irrep, ir3: o3.Irrep, used: set) -> bool:
@@ -284,8 +284,9 @@ class CGTensorProduct(torch.nn.Module):
         if a.shape[1] == 0:
             return a.new_zeros(self.coupling_size[0], 0)
         step = max(1, _CHUNK // (a.shape[0] * b.shape[0]))
+        multiply = torch.mm if self.coupling == "dense" else torch.sparse.mm
         parts = [
-            matrix @ (a[:, None, i : i + step] * b[None, :, i : i + step]).reshape(-1, min(step, a.shape[1] - i))
+            multiply(matrix, (a[:, None, i : i + step] * b[None, :, i : i + step]).reshape(-1, min(step, a.shape[1] - i)))
             for i in range(0, a.shape[1], step)
         ]
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
@@ -297,8 +298,8 @@ class CGTensorProduct(torch.nn.Module):
             raise TypeError(f"x1 and x2 have different dtypes ({x1.dtype}, {x2.dtype})")
         weight = self._weight(weight)
         batch = torch.broadcast_shapes(x1.shape[:-1], x2.shape[:-1])
-        a = x1.expand(batch + x1.shape[-1:]).reshape(-1, x1.shape[-1]).t()
-        b = x2.expand(batch + x2.shape[-1:]).reshape(-1, x2.shape[-1]).t()
+        a = x1.expand(batch + x1.shape[-1:]).reshape(-1, x1.shape[-1]).t().contiguous()
+        b = x2.expand(batch + x2.shape[-1:]).reshape(-1, x2.shape[-1]).t().contiguous()
         y = self._couple(a, b).t().reshape(batch + (-1,))
         if weight is not None:
             y = y * weight.to(y.dtype)

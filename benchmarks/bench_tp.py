@@ -1,0 +1,187 @@
+"""Tensor-product speed, side by side in one process: e3nn vs equitools, L = 1..10.
+
+Every method computes a channel-wise product of two (L+1)^2 stacked-harmonics features for
+rows = edges x channels independent rows (same L for both inputs and the output):
+
+  e3nn_full       e3nn ``o3.FullTensorProduct`` (every CG path, even and odd), the baseline
+  e3nn_grid       e3nn ``ToS2Grid`` x ``ToS2Grid`` -> ``FromS2Grid`` (exact resolution, "integral")
+  cg_dense        equitools ``CGTensorProduct`` with a dense coupling matrix (every path)
+  cg_sparse       equitools ``CGTensorProduct`` (sparse coupling, every path)
+  gaunt_dense     equitools ``GauntTensorProduct(method="dense")``
+  gaunt_fourier   equitools ``GauntTensorProduct(method="fourier")`` (2D Fourier + FFT)
+  gaunt_grid      equitools ``GauntTensorProduct(method="grid")`` (Gauss-Legendre x FFT in phi)
+  gaunt_grid_odd  the grid product with the parity-odd bracket paths (every CG path)
+
+Times are the minimum over repeats (after a warm-up) of one forward (no grad) and of one
+forward+backward. A method whose estimated time or memory at the full row count is over budget
+runs on fewer rows and its time is scaled linearly to the full count ("rows_measured" in the
+JSON says so). The scaling exponent is a least-squares fit of log time against log L for L >= 4.
+Idle OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE): on a shared machine spinning threads that
+get preempted otherwise turn sub-millisecond calls into ~100 ms ones, for every method alike.
+
+    python benchmarks/bench_tp.py            # L = 1..10, 2,000 edges x 32 channels (< 10 min)
+    python benchmarks/bench_tp.py --quick    # L = 1..6, 500 edges
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from e3nn import o3  # noqa: E402
+
+from equitools.tp import CGTensorProduct, GauntTensorProduct
+
+METHODS = ["e3nn_full", "e3nn_grid", "cg_dense", "cg_sparse", "gaunt_dense", "gaunt_fourier", "gaunt_grid", "gaunt_grid_odd"]
+MEMORY_ELEMENTS = 1.5e8  # largest intermediate per call (float32 elements), ~0.6 GB
+
+
+def full_dim(L: int) -> int:
+    """Output dimension of the full CG product of two degree-L stacks (every path, l3 <= L)."""
+    return sum(2 * l3 + 1 for l1 in range(L + 1) for l2 in range(L + 1) for l3 in range(abs(l1 - l2), min(l1 + l2, L) + 1))
+
+
+def build(method: str, L: int):
+    """``(product of two (rows, (L+1)^2) tensors, float32 intermediate elements per row)``."""
+    sh = o3.Irreps.spherical_harmonics(L)
+    n = (L + 1) ** 2
+    if method == "e3nn_full":
+        every = [o3.Irrep(l, p) for l in range(L + 1) for p in (1, -1)]
+        return o3.FullTensorProduct(sh, sh, filter_ir_out=every), n * n + full_dim(L)
+    if method == "e3nn_grid":
+        res = (3 * L + 2 + (3 * L) % 2, 3 * L + 1)  # smallest exact resolution (beta even)
+        to_grid, from_grid = o3.ToS2Grid(L, res, normalization="integral"), o3.FromS2Grid(res, L, normalization="integral")
+        return (lambda x, y: from_grid(to_grid(x) * to_grid(y))), 3 * res[0] * res[1]
+    if method in ("cg_dense", "cg_sparse"):
+        return CGTensorProduct(sh, sh, coupling=method[3:]), 2 * n * n + full_dim(L)
+    kind = method.split("_")[1]
+    per_row = {"dense": 2 * n * n, "fourier": 8 * (4 * L + 1) * (3 * L + 1), "grid": 8 * (L + 1) * (3 * L + 1)}[kind]
+    return GauntTensorProduct(L, L, L, method=kind, parity_odd=method.endswith("odd")), per_row
+
+
+def best_time(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def measure(method: str, L: int, rows: int, repeats: int, budget: float) -> dict:
+    if method == "cg_dense" and full_dim(L) * (L + 1) ** 4 > 3e7:
+        return {"method": method, "L": L, "skipped": f"dense coupling matrix of {full_dim(L) * (L + 1) ** 4:.1e} entries"}
+    start = time.perf_counter()
+    module, per_row = build(method, L)
+    build_s = time.perf_counter() - start
+    n = (L + 1) ** 2
+    generator = torch.Generator().manual_seed(L)
+
+    def inputs(m, grad=False):
+        return [torch.randn(m, n, generator=generator).requires_grad_(grad) for _ in range(2)]
+
+    def forward(x, y):
+        with torch.no_grad():
+            module(x, y)
+
+    def forward_backward(x, y):
+        module(x, y).square().sum().backward()
+
+    probe = int(min(rows, 4096, MEMORY_ELEMENTS / per_row))
+    estimate = 3 * best_time(lambda: forward(*inputs(probe)), 1) * rows / probe  # forward + backward
+    measured = int(min(rows, max(probe, rows * budget / estimate), max(probe, MEMORY_ELEMENTS / per_row)))
+    x, y = inputs(measured)
+    xg, yg = inputs(measured, grad=True)
+    scale = rows / measured
+    return {
+        "method": method, "L": L, "rows": rows, "rows_measured": measured, "build_s": build_s,
+        "forward_s": best_time(lambda: forward(x, y), repeats) * scale,
+        "forward_backward_s": best_time(lambda: forward_backward(xg, yg), repeats) * scale,
+    }
+
+
+def exponent(results: list, method: str, key: str) -> float | None:
+    points = [(r["L"], r[key]) for r in results if r["method"] == method and key in r and r["L"] >= 4]
+    if len(points) < 3:
+        return None
+    L, t = np.array(points, dtype=float).T
+    return float(np.polyfit(np.log(L), np.log(t), 1)[0])
+
+
+def table(results: list, degrees: list, key: str) -> str:
+    lines = ["| L | " + " | ".join(METHODS) + " |", "|---" * (len(METHODS) + 1) + "|"]
+    for L in degrees:
+        cells = []
+        for method in METHODS:
+            (r,) = [r for r in results if r["method"] == method and r["L"] == L]
+            cells.append("—" if key not in r else f"{1e3 * r[key]:.1f}" + ("*" if r["rows_measured"] < r["rows"] else ""))
+        lines.append(f"| {L} | " + " | ".join(cells) + " |")
+    lines.append("| exponent (L>=4) | " + " | ".join(
+        "—" if exponent(results, m, key) is None else f"{exponent(results, m, key):.2f}" for m in METHODS) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="L = 1..6 and 500 edges")
+    parser.add_argument("--edges", type=int, default=2000)
+    parser.add_argument("--channels", type=int, default=32)
+    parser.add_argument("--lmax", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=2.0, help="seconds per timed call before rows are reduced")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "bench_tp.json")
+    args = parser.parse_args()
+    if args.quick:
+        args.edges, args.lmax = 500, 6
+    torch.set_num_threads(args.threads)
+    rows = args.edges * args.channels
+    degrees = list(range(1, args.lmax + 1))
+    results = []
+    for L in degrees:
+        for method in METHODS:
+            results.append(measure(method, L, rows, args.repeats, args.budget))
+            r = results[-1]
+            print(f"L={L:2d} {method:15s} " + (r["skipped"] if "skipped" in r else
+                  f"fwd {1e3 * r['forward_s']:9.1f} ms  fwd+bwd {1e3 * r['forward_backward_s']:9.1f} ms  rows {r['rows_measured']}"), flush=True)
+    summary = {}
+    if 8 in degrees:
+        at8 = {r["method"]: r for r in results if r["L"] == 8 and "skipped" not in r}
+        for key in ("forward_s", "forward_backward_s"):
+            fastest = min(("gaunt_fourier", "gaunt_grid"), key=lambda m: at8[m][key])
+            summary[f"e3nn_full_over_fastest_gaunt_L8_{key[:-2]}"] = at8["e3nn_full"][key] / at8[fastest][key]
+            summary[f"e3nn_grid_over_gaunt_grid_L8_{key[:-2]}"] = at8["e3nn_grid"][key] / at8["gaunt_grid"][key]
+    report = {
+        "command": "python benchmarks/bench_tp.py" + (" --quick" if args.quick else ""),
+        "config": {"edges": args.edges, "channels": args.channels, "rows": rows, "degrees": degrees, "repeats": args.repeats,
+                   "dtype": "float32", "threads": args.threads},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
+                    "e3nn": __import__("e3nn").__version__, "load_average": os.getloadavg(),
+                    "date": time.strftime("%Y-%m-%d %H:%M:%S")},
+        "results": results,
+        "exponents": {m: {k: exponent(results, m, k) for k in ("forward_s", "forward_backward_s")} for m in METHODS},
+        "summary": summary,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = args.out.with_suffix(".tmp")
+    temporary.write_text(json.dumps(report, indent=1))
+    temporary.replace(args.out)
+    print(f"\nrows = {args.edges} edges x {args.channels} channels = {rows}; times in ms; * = measured on fewer rows, scaled\n")
+    print("Forward\n\n" + table(results, degrees, "forward_s") + "\n")
+    print("Forward + backward\n\n" + table(results, degrees, "forward_backward_s") + "\n")
+    for key, value in summary.items():
+        print(f"{key}: {value:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
