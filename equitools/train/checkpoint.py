@@ -8,7 +8,9 @@ from typing import Any
 
 import torch
 
-from equitools.models import save
+from equitools.models import Potential, load, save
+
+from .module import ForceFieldModule
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -53,19 +55,15 @@ def export_checkpoint(path: str | Path, output: str | Path) -> Path:
     return save(load_potential(path), output)
 
 
-def load_potential(path: str | Path, model: str | None = None):
+def load_potential(path: str | Path, model: str | None = None) -> Potential:
     """A potential for inference from an exported model file, a run folder (its ``model.pt``)
     or a Lightning training checkpoint (``.ckpt``). ``model``: the architecture it must be."""
-    from equitools.models import load
-
     path = Path(path)
     if path.is_dir():
         path = path / "model.pt"
     if path.suffix != ".ckpt":
         return load(path, model=model)
     payload = read_checkpoint(path)
-    from .module import ForceFieldModule
-
     module = ForceFieldModule(**payload["hyper_parameters"])
     module.load_state_dict(payload["state_dict"])
     potential = module.export()

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from .io import atomic_write_text
+
 SCHEMA: dict[str, dict[str, Any]] = {
     "data": {
         "format": "embedded",  # rmd17 | md17 | extxyz | qm9 | embedded
@@ -175,6 +177,4 @@ def _check_values(config: dict[str, Any], source: str) -> None:
 
 def dump_config(config: dict[str, Any], path: str | Path) -> None:
     """Write ``config`` as YAML to ``path`` atomically."""
-    from .io import atomic_write_text
-
     atomic_write_text(path, yaml.safe_dump(config, sort_keys=False))
