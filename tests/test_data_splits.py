@@ -57,3 +57,25 @@ def test_read_index_file(tmp_path):
     assert read_index_file(path, 100).tolist() == [5, 3, 99]
     np.savetxt(path, np.arange(10), fmt="%d")
     assert read_index_file(path).tolist() == list(range(10))
+
+
+def test_views_masks_and_in_place_transforms():
+    ds = embedded(use_cache=False)
+    low = ds.energies < ds.energies.median()
+    assert len(ds[low]) == int(low.sum()) and bool((ds[low].energies < ds.energies.median()).all())
+    assert len(ds[10:20]) == 10 and torch.equal(ds[10:20][0].pos, ds[10].pos)
+    assert torch.equal(ds[-1].pos, ds[999].pos)
+    with pytest.raises(IndexError):
+        ds[1000]
+    with pytest.raises(IndexError, match="boolean mask"):
+        ds[torch.ones(3, dtype=torch.bool)]
+    before = ds[5].pos.clone()
+
+    def shift(data):
+        data.pos += 1.0  # an in-place augmentation must not reach the stored frames
+        return data
+
+    ds.transform = shift
+    assert torch.allclose(ds[5].pos, before + 1.0)
+    ds.transform = None
+    assert torch.equal(ds[5].pos, before)

@@ -20,7 +20,8 @@ class AtomsDataset(torch.utils.data.Dataset):
     store with a leading dimension 1 (targets ``(1,)``, ``cell`` ``(1, 3, 3)``, ...). ``pos``,
     ``forces`` and ``cell`` have ``dtype`` (default: torch's default dtype); other targets stay
     float64. ``dataset[[i, j, ...]]`` / ``dataset[a:b]`` / ``subset(indices)`` give a view.
-    ``metadata`` says where the data came from and in which units each field is.
+    A boolean mask of length ``len(dataset)`` selects too. ``metadata`` says where the data
+    came from and in which units each field is.
     Works with ``torch_geometric.loader.DataLoader``.
     """
 
@@ -61,18 +62,25 @@ class AtomsDataset(torch.utils.data.Dataset):
             raise IndexError(f"frame {i} out of range for a dataset of {n} frames")
         k = int(self._indices[i % n]) if self._indices is not None else i % n
         a, b = self._ptr[k], self._ptr[k + 1]
-        fields = {"z": self.frames.z[a:b], "pos": self._pos[a:b]}
+        # copies of what a transform might edit in place (augmentation, centring), so that it
+        # cannot change the stored frames; the rest are views
+        fields = {"z": self.frames.z[a:b], "pos": self._pos[a:b].clone()}
         if self.frames.energy is not None:
-            fields["energy"] = self.frames.energy[k:k + 1]
+            fields["energy"] = self.frames.energy[k:k + 1].clone()
         if self._forces is not None:
-            fields["forces"] = self._forces[a:b]
+            fields["forces"] = self._forces[a:b].clone()
         fields.update((key, value[k:k + 1]) for key, value in self._graph.items())
         data = Data(**fields)
         return data if self.transform is None else self.transform(data)
 
     def subset(self, indices) -> "AtomsDataset":
         """A view on the frames at ``indices`` (positions in this view; any order, may repeat)."""
-        idx = torch.as_tensor(np.asarray(indices), dtype=torch.long).reshape(-1)
+        idx = torch.as_tensor(np.asarray(indices))
+        if idx.dtype == torch.bool:
+            if idx.shape != (len(self),):
+                raise IndexError(f"a boolean mask must have shape ({len(self)},), got {tuple(idx.shape)}")
+            idx = idx.nonzero()
+        idx = idx.to(torch.long).reshape(-1)
         n = len(self)
         if idx.numel() and (int(idx.min()) < -n or int(idx.max()) >= n):
             raise IndexError(f"indices out of range for a dataset of {n} frames")
