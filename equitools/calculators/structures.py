@@ -28,4 +28,5 @@ def read_structure(path: str | Path, index: int = 0) -> Atoms:
     except IndexError as err:
         raise ValueError(f"{path}: no frame {index}") from err
     except Exception as err:
-        raise ValueError(f"{path}: ase.io cannot read a structure from this file ({type(err).__name__}: {err})") from err
+        raise ValueError(f"{path}: ase.io cannot read a structure from this file "
+                         f"({type(err).__name__}: {err})") from err

@@ -44,6 +44,12 @@ from .edges import EdgeGraph
 from .radial import GaussianBasis
 
 
+@torch.compiler.disable
+def _wigner_D(l: int, R: torch.Tensor) -> torch.Tensor:
+    """``so3.wigner_D`` run eagerly under ``torch.compile`` (its numpy CG cache is not traceable)."""
+    return so3.wigner_D(l, R)
+
+
 def edge_frames(vec: torch.Tensor) -> torch.Tensor:
     """Rotations ``R`` ``(E, 3, 3)`` with ``R @ (vec / |vec|) = ŷ`` (det +1), for nonzero ``vec``.
 
@@ -75,7 +81,7 @@ class EdgeRotation(nn.Module):
         """Truncated D matrices per degree: ``(E, n_kept(l), 2l+1)``, from ``so3.wigner_D``."""
         out = [R.new_ones(R.shape[0], 1, 1)]
         for l in range(1, self.lmax + 1):
-            D = so3.wigner_D(l, R)
+            D = _wigner_D(l, R)
             rows = self.kept[l]
             out.append(D[:, rows[0]:rows[-1] + 1, :])
         return out

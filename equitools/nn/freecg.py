@@ -57,9 +57,16 @@ SPARSE_PATHS = (("1o", "1o", "2e"), ("1o", "2e", "1o"), ("2e", "1o", "1o"), ("2e
 FULL_PATHS = ((1, 1, 1), (1, 1, 2), (1, 2, 1), (1, 2, 2), (2, 1, 1), (2, 1, 2), (2, 2, 1), (2, 2, 2))
 
 
-def _l_slices(lmax: int) -> list[slice]:
-    """Rows of each degree 1..lmax in the (n, (lmax+1)^2 - 1, C) layout."""
-    return [slice(l * l - 1, (l + 1) * (l + 1) - 1) for l in range(1, lmax + 1)]
+@torch.compiler.disable
+def _edge_harmonics(vec: torch.Tensor) -> torch.Tensor:
+    """l = 1, 2 harmonics of the edge vectors, unit norm per degree, ``(E, 8)`` (``so3``, eager)."""
+    return torch.cat([so3.spherical_harmonics(l, vec, normalization="norm") for l in (1, 2)], dim=-1)
+
+
+@torch.compiler.disable
+def _apply_tp(tp: nn.Module, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Run an ``equitools.tp`` product eagerly under ``torch.compile`` (sparse coupling matrix)."""
+    return tp(a, b)
 
 
 class GroupCGTransform(nn.Module):
@@ -91,7 +98,7 @@ class GroupCGTransform(nn.Module):
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         n = a.shape[0]
-        y = self.tp(self._to_irreps(a), self._to_irreps(b))  # (n, G, Σ_paths K² (2 l3 + 1))
+        y = _apply_tp(self.tp, self._to_irreps(a), self._to_irreps(b))  # (n, G, Σ_paths K² (2 l3 + 1))
         out = {1: a.new_zeros(n, self.G, self.K, 3), 2: a.new_zeros(n, self.G, self.K, 5)}
         for k, (l3, block) in enumerate(self.blocks):
             part = y[..., block].reshape(n, self.G, self.K * self.K, 2 * l3 + 1)
@@ -230,7 +237,7 @@ class FreeCG(nn.Module):
         r = graph.length.index_select(0, graph.pair_edge)
         rbf, cut_pair = self.rbf(r), self.cut(r)
         cut = cut_pair.index_select(0, graph.pair)
-        d = torch.cat([so3.spherical_harmonics(l, graph.vec, normalization="norm") for l in (1, 2)], dim=-1)
+        d = _edge_harmonics(graph.vec)
         x = self.embedding(z)
         x = self.neighbor_embedding(z, x, graph, rbf, cut_pair)
         f = self.edge_proj(rbf).index_select(0, graph.pair) * (x.index_select(0, src) + x.index_select(0, dst))

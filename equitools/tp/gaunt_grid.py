@@ -6,9 +6,10 @@ at every Gauss–Legendre node, c_v(θ_j) = Σ_l (Θ_l,+v(θ_j) x_l,+v - i Θ_l,
 then an inverse real FFT in φ. Pointwise product. Analysis: real FFT in φ and one matmul by the
 Gauss–Legendre projection table. With n_theta = ⌊D/2⌋+1 nodes in cos θ and n_phi > D points in φ
 (D = L1+L2+L_out, the degree of the integrand) every step is exact, so the result equals the
-dense Gaunt contraction to rounding. The tables are nonzero only where v = |m| (Legendre per
-azimuthal frequency, O(L^3) entries of work); they are applied as one dense BLAS matmul each,
-which on CPUs beats per-frequency batching for the degrees used in force fields (L <= 10).
+dense Gaunt contraction to rounding. The tables have (L+1)^2 n_theta nonzeros (a Legendre
+transform per azimuthal frequency v = |m|, O(L^3)); each is applied as one dense BLAS matmul
+(O(L^4) multiply-adds, most on zeros), which measured faster on CPU than per-frequency batched
+matmuls for the degrees force fields use (L <= 10). The FFTs cost O(L^2 log L) per product.
 
 The parity-odd extension adds the spherical Poisson bracket {f, g} = r̂·(∇f × ∇g)
 = (∂θf ∂φg - ∂φf ∂θg) / sin θ, from a ∂θ Legendre table and i v / sin θ_j on the φ spectrum

@@ -150,11 +150,12 @@ def resolve_config(config: dict[str, Any], source: str = "config") -> dict[str, 
 def _check_values(config: dict[str, Any], source: str) -> None:
     for section, defaults in SCHEMA.items():
         for key, default in defaults.items():
-            numeric = (isinstance(default, (int, float)) and not isinstance(default, bool)) or (section, key) in OPTIONAL_NUMBERS
+            numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+            numeric = numeric or (section, key) in OPTIONAL_NUMBERS
             value = config[section][key]
             if numeric and isinstance(value, str):
                 value = config[section][key] = parse_value(value)
-            if numeric and value is not None and (isinstance(value, (bool, str)) or not isinstance(value, (int, float))):
+            if numeric and value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise ConfigError(f"{source}: {section}.{key} must be a number, got {value!r}")
     data, training = config["data"], config["training"]
     formats = ("rmd17", "md17", "extxyz", "qm9", "embedded")

@@ -55,7 +55,8 @@ def plot_learning_curves(metrics_csv: str | Path, output: str | Path, unit: str 
     """Validation energy/force MAE and training loss per epoch (log scale), saved as PNG."""
     plt = pyplot()
     columns = read_epoch_metrics(metrics_csv)
-    panels = [("val_energy_mae", f"energy MAE (m{unit})"), ("val_forces_mae", f"force MAE (m{unit}/Å)"),
+    panels = [("val_energy_mae", f"validation energy MAE (m{unit})"),
+              ("val_forces_mae", f"validation force MAE (m{unit}/Å)"),
               ("train_loss_epoch", "training loss")]
     panels = [p for p in panels if p[0] in columns]
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2), squeeze=False)
