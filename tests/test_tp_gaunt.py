@@ -10,6 +10,8 @@ from equitools.testing import assert_close, assert_module_equivariant
 from equitools.tp import CGTensorProduct, GauntTensorProduct
 
 METHODS = ("fourier", "grid", "dense")
+VARIANTS = {"fourier": dict(method="fourier"), "grid": dict(method="grid"), "grid_fft": dict(method="grid", phi_transform="fft"),
+            "dense": dict(method="dense")}
 F64 = dict(dtype=torch.float64)
 
 
@@ -34,19 +36,19 @@ def _pseudo(L):
 @pytest.mark.parametrize("L", range(9))
 def test_three_methods_agree_up_to_degree_8(L):
     x, y = _random(5, (L + 1) ** 2, seed=L), _random(5, (L + 1) ** 2, seed=L + 100)
-    out = {m: GauntTensorProduct(L, L, L, method=m, parity_odd=True)(x, y) for m in METHODS}
+    out = {name: GauntTensorProduct(L, L, L, parity_odd=True, **kw)(x, y) for name, kw in VARIANTS.items()}
     scale = float(out["dense"].abs().max())
-    for method in ("fourier", "grid"):
-        assert_close(out[method], out["dense"], rtol=1e-10 / max(scale, 1), atol=1e-10, what=f"{method}, L={L}")
+    for name in ("fourier", "grid", "grid_fft"):
+        assert_close(out[name], out["dense"], rtol=1e-10 / max(scale, 1), atol=1e-10, what=f"{name}, L={L}")
 
 
 @pytest.mark.parametrize("L1,L2,L_out", [(3, 5, 2), (6, 2, 8), (0, 4, 4), (2, 2, 7), (5, 0, 1)])
 def test_three_methods_agree_on_unequal_degrees(L1, L2, L_out):
     x, y = _random(2, 3, (L1 + 1) ** 2), _random(3, (L2 + 1) ** 2, seed=1)  # leading dims broadcast
-    out = {m: GauntTensorProduct(L1, L2, L_out, method=m, parity_odd=True)(x, y) for m in METHODS}
+    out = {name: GauntTensorProduct(L1, L2, L_out, parity_odd=True, **kw)(x, y) for name, kw in VARIANTS.items()}
     assert out["dense"].shape == (2, 3, 2, (L_out + 1) ** 2)
-    for method in ("fourier", "grid"):
-        assert_close(out[method], out["dense"], rtol=0, atol=1e-12, what=method)
+    for name in ("fourier", "grid", "grid_fft"):
+        assert_close(out[name], out["dense"], rtol=0, atol=1e-12, what=name)
 
 
 def test_dense_is_the_contraction_with_gaunt_coefficients():
@@ -59,6 +61,20 @@ def test_dense_is_the_contraction_with_gaunt_coefficients():
                 g = torch.tensor(gaunt(l1, l2, l3))
                 expected[l3 * l3 : (l3 + 1) ** 2] += torch.einsum("a,b,abc->c", x[l1 * l1 : (l1 + 1) ** 2], y[l2 * l2 : (l2 + 1) ** 2], g)
     assert_close(GauntTensorProduct(L1, L2, L_out, method="dense")(x, y), expected, rtol=0, atol=1e-14)
+
+
+def test_grid_equals_e3nn_s2grid_product():
+    """e3nn's own grid (ToS2Grid x ToS2Grid -> FromS2Grid, "integral") computes the same product."""
+    L = 4
+    x, y = _random(3, (L + 1) ** 2), _random(3, (L + 1) ** 2, seed=1)
+    res = (3 * L + 2, 3 * L + 1)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # e3nn computes parts of its grids in the default dtype
+    try:
+        to_grid, from_grid = o3.ToS2Grid(L, res, normalization="integral"), o3.FromS2Grid(res, L, normalization="integral")
+    finally:
+        torch.set_default_dtype(default)
+    assert_close(GauntTensorProduct(L, L, L)(x, y), from_grid(to_grid(x) * to_grid(y)), rtol=0, atol=1e-12)
 
 
 def test_product_of_functions_on_the_sphere():
@@ -103,12 +119,12 @@ def test_equivariant_under_rotations_and_reflections(method):
     assert_module_equivariant(lambda x, y: tp(x, y).flatten(-2), [o3.Irreps.spherical_harmonics(L1), o3.Irreps.spherical_harmonics(L2)], irreps_out)
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_gradcheck(method):
-    tp = GauntTensorProduct(2, 1, 2, method=method, parity_odd=True, weights="degree").double()
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gradcheck(variant):
+    tp = GauntTensorProduct(2, 1, 2, parity_odd=True, weights="degree", **VARIANTS[variant]).double()
     x, y = _random(2, 9).requires_grad_(), _random(2, 4, seed=1).requires_grad_()
     assert torch.autograd.gradcheck(tp, (x, y))
-    small = GauntTensorProduct(1, 1, 1, method=method, parity_odd=True)
+    small = GauntTensorProduct(1, 1, 1, parity_odd=True, **VARIANTS[variant])
     assert torch.autograd.gradgradcheck(small, (x[:1, :4], y[:1]))
     tp(x, y).square().sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in tp.parameters())
@@ -145,6 +161,10 @@ def test_bad_arguments_give_clear_errors():
         GauntTensorProduct(2, 2, -1)
     with pytest.raises(ValueError, match="weights"):
         GauntTensorProduct(2, 2, 2, weights="path")
+    with pytest.raises(ValueError, match="phi_transform applies to method='grid'"):
+        GauntTensorProduct(2, 2, 2, method="dense", phi_transform="fft")
+    with pytest.raises(ValueError, match="phi_transform must be"):
+        GauntTensorProduct(2, 2, 2, phi_transform="dft")
     tp = GauntTensorProduct(2, 1, 2)
     with pytest.raises(ValueError, match=r"x has shape \(3, 8\); expected \(\.\.\., 9\)"):
         tp(torch.zeros(3, 8), torch.zeros(3, 4))

@@ -4,9 +4,10 @@ For each path (i_in1, i_in2, i_out) coupling blocks of degrees (l1, l2) into l3,
 
     out[i_out][m3] += w_path · n_path · Σ_{m1 m2} C(l1, l2, l3)[m1, m2, m3] x1[i_in1][m1] x2[i_in2][m2],
 
-with C the library's orthonormal real Clebsch–Gordan tensor (so a unit-norm pair gives a unit-norm
-path output; e3nn's ``FullTensorProduct`` differs by 1/sqrt(mul1 mul2) and one sign per path) and
-n_path = 1/sqrt(number of paths into out[i_out]) when ``path_normalization``. All paths are one
+with C the library's orthonormal real Clebsch–Gordan tensor (over all l3 the path outputs keep
+the norm: Σ_l3 |out_l3|^2 = |x1|^2 |x2|^2; e3nn's ``FullTensorProduct`` equals this product up to
+one sign per path) and n_path = 1/sqrt(number of paths into out[i_out]) when
+``path_normalization``. All paths are one
 sparse matrix applied to the outer product x1 ⊗ x2 of the blocks the paths use; the real CG
 tensors have at most two nonzero m3 per (m1, m2), so the work is O(L^5) for all paths up to L
 instead of O(L^6) dense.
@@ -201,8 +202,7 @@ class CGTensorProduct(torch.nn.Module):
             for u in range(mul1):
                 for v in range(mul2):
                     w = (u * mul2 + v) * ir3.dim
-                    out_row = start3 + w + m3
-                    rows.append(full_offset + w + m3 if weighted else out_row)
+                    rows.append((full_offset if weighted else start3) + w + m3)
                     cols.append(column1[start1 + u * ir1.dim + a] * len(used2) + column2[start2 + v * ir2.dim + b])
                     values.append(value)
             size = mul1 * mul2 * ir3.dim
@@ -230,6 +230,10 @@ class CGTensorProduct(torch.nn.Module):
         reduce = weighted and not (full_offset == out.dim and np.array_equal(np.concatenate(out_of_full), np.arange(out.dim)))
         self.register_buffer("path_of_full", torch.from_numpy(np.concatenate(path_of_full)) if weighted else None, persistent=False)
         self.register_buffer("out_of_full", torch.from_numpy(np.concatenate(out_of_full)) if reduce else None, persistent=False)
+        self._build_layouts()
+
+    def _build_layouts(self) -> None:
+        """Gathers between e3nn's layout and the channel layout (None where they coincide)."""
         channel_layout = not self.outer and not self.channel_axis
         for name, irreps in (("1", self.irreps_in1), ("2", self.irreps_in2)):
             index = to_channel_layout(irreps) if channel_layout and irreps[0].mul > 1 else None

@@ -39,11 +39,13 @@ class GauntTensorProduct(torch.nn.Module):
 
     Args:
         L1, L2, L_out: maximal degrees of x, y and the output.
-        method: "grid" (Gauss–Legendre × FFT-in-φ grid, the fastest), "fourier" (2D Fourier basis,
+        method: "grid" (Gauss–Legendre × uniform-φ grid, the fastest), "fourier" (2D Fourier basis,
             FFT convolution) or "dense" (dense Gaunt contraction, the reference). All are exact.
         weights: None or "degree" (learnable per-degree weights on x, y and the output, init 1).
         channels: with "degree" weights, one set per channel: x, y shaped ``(..., channels, dim)``.
         parity_odd: also return the parity-odd (Poisson-bracket) paths.
+        phi_transform: for "grid", the φ transform: "matmul" (folded into the Legendre tables,
+            the default: fastest on CPU) or "fft" (real FFTs in φ); both exact.
 
     Shapes: x ``(..., (L1+1)^2)``, y ``(..., (L2+1)^2)``, leading dims broadcast (put channels
     in a leading dim). Returns ``(..., (L_out+1)^2)`` with parities (-1)^l (``irreps_out``), or
@@ -52,7 +54,7 @@ class GauntTensorProduct(torch.nn.Module):
     """
 
     def __init__(self, L1: int, L2: int, L_out: int, method: str = "grid", weights: str | None = None,
-                 channels: int | None = None, parity_odd: bool = False):
+                 channels: int | None = None, parity_odd: bool = False, phi_transform: str | None = None):
         super().__init__()
         self.L1, self.L2, self.L_out = (check_degree(L, name) for L, name in ((L1, "L1"), (L2, "L2"), (L_out, "L_out")))
         if method not in METHODS:
@@ -62,7 +64,10 @@ class GauntTensorProduct(torch.nn.Module):
         if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int) or channels < 1):
             raise ValueError(f"channels must be a positive int, got {channels!r}")
         self.method, self.parity_odd, self.channels = method, bool(parity_odd), channels
-        self.product = METHODS[method](self.L1, self.L2, self.L_out, self.parity_odd)
+        if phi_transform is not None and method != "grid":
+            raise ValueError(f"phi_transform applies to method='grid', not {method!r}")
+        options = {} if phi_transform is None else {"phi_transform": phi_transform}
+        self.product = METHODS[method](self.L1, self.L2, self.L_out, self.parity_odd, **options)
         self.weighted = weights == "degree"
         if self.weighted:
             lead = () if channels is None else (channels,)

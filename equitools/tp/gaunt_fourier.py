@@ -26,7 +26,7 @@ import torch
 
 from ..so3.quadrature import polar_fourier
 from .gaunt_grid import sphere_grid
-from .harmonic_layout import flat_index, pair_index, pair_table, to_pairs, from_pairs
+from .harmonic_layout import flat_index, pair_index, pair_table
 
 
 def fft_frequencies(n: int) -> np.ndarray:
@@ -47,23 +47,23 @@ def theta_integral(k: np.ndarray, sine: bool) -> np.ndarray:
 
 @lru_cache(maxsize=None)
 def to_fourier_table(L: int, p_theta: int) -> np.ndarray:
-    """``(L+1, 2, L+1, p_theta, 2)`` real: (Re, Im) of the 2D coefficient X[u, v] contributed by
-    the (v, c, l) pair coefficient, u in FFT order (half spectrum in v: X[-u, -v] = conj X[u, v])."""
+    """``(L+1, 2 (L+1), 2 p_theta)`` real: per v, (c, l) pair coefficients → (Re, Im) of the 2D
+    coefficients X[u, v], u in FFT order (half spectrum in v: X[-u, -v] = conj X[u, v])."""
     coefficients = np.zeros(((L + 1) ** 2, p_theta), dtype=np.complex128)
     coefficients[:, np.arange(-L, L + 1) % p_theta] = polar_fourier(L)
     table = pair_table(coefficients, L)
     # cos(vφ) = (e^{ivφ} + e^{-ivφ}) / 2,  sin(vφ) = (e^{ivφ} - e^{-ivφ}) / 2i
     table[1:, 0] *= 0.5
     table[:, 1] *= -0.5j
-    out = np.ascontiguousarray(np.stack([table.real, table.imag], axis=-1))
+    out = np.ascontiguousarray(np.stack([table.real, table.imag], axis=-1)).reshape(L + 1, 2 * (L + 1), 2 * p_theta)
     out.setflags(write=False)
     return out
 
 
 @lru_cache(maxsize=None)
 def from_fourier_table(L: int, p_theta: int, sine: bool) -> np.ndarray:
-    """``(p_theta, L+1, 2, 2, L+1)`` real: z_l,±v = Σ_u,r table[u, v, r, c, l] (Re, Im)[r] Z[u, v],
-    with Z the half spectrum of the product (rfft2, norm="forward") and c = 0 for +v, 1 for -v."""
+    """``(L+1, 2 p_theta, 2 (L+1))`` real: per v, z_l,±v = Σ_(u,r) table[v, (u, r), (c, l)] (Re, Im)[r]
+    of Z[u, v], the half spectrum of the product (norm="forward"); c = 0 for +v, 1 for -v."""
     T = polar_fourier(L)
     u = fft_frequencies(p_theta)
     # b_lm(u) = ∫_0^π e^{iuθ} Θ_lm(θ) (sin θ) dθ = Σ_u' T[lm, u'] ∫ e^{i(u+u')θ} (sin θ) dθ
@@ -74,7 +74,7 @@ def from_fourier_table(L: int, p_theta: int, sine: bool) -> np.ndarray:
         [np.stack([b[:, :, 0].real, -b[:, :, 1].imag], axis=2), np.stack([-b[:, :, 0].imag, -b[:, :, 1].real], axis=2)],
         axis=2,
     )  # (u, v, r, c, l)
-    out = np.ascontiguousarray(table)
+    out = np.ascontiguousarray(np.moveaxis(table, 1, 0)).reshape(L + 1, 2 * p_theta, 2 * (L + 1))
     out.setflags(write=False)
     return out
 
@@ -84,6 +84,7 @@ class FourierGaunt(torch.nn.Module):
 
     x: ``(..., (L1+1)^2)``, y: ``(..., (L2+1)^2)`` (leading dims broadcast). Returns
     ``(..., (L_out+1)^2)``, or ``(..., 2, (L_out+1)^2)`` with ``odd`` (Gaunt, then bracket).
+    Internally the rows N sit between the frequency v (the batch of the per-v matmuls) and u.
     """
 
     def __init__(self, L1: int, L2: int, L_out: int, odd: bool = False):
@@ -93,33 +94,39 @@ class FourierGaunt(torch.nn.Module):
         self.p_theta = 2 * (L1 + L2) + 1
         self.p_phi = sphere_grid(L1, L2, L_out)[1]
         for name, L in (("1", L1), ("2", L2)):
-            self.register_buffer(f"pairs{name}", torch.from_numpy(pair_index(L).copy()), persistent=False)
+            self.register_buffer(f"pairs{name}", torch.from_numpy(pair_index(L).reshape(L + 1, -1).copy()), persistent=False)
             self.register_buffer(f"to_fourier{name}", torch.tensor(to_fourier_table(L, self.p_theta)), persistent=False)
         kernels = [from_fourier_table(L_out, self.p_theta, sine) for sine in (True, False)[: 1 + odd]]
         self.register_buffer("from_fourier", torch.tensor(np.stack(kernels)), persistent=False)
         self.register_buffer("flat", torch.from_numpy(flat_index(L_out).copy()), persistent=False)
-        # i u and i v on the (u, v) half spectrum, for ∂θ and ∂φ
-        self.register_buffer("du", torch.tensor(1j * fft_frequencies(self.p_theta)[:, None]), persistent=False)
-        self.register_buffer("dv", torch.tensor(1j * np.arange(max(L1, L2) + 1)[None, :]), persistent=False)
+        # ∂θ and ∂φ: i u on the u axis, i v on the v axis of the (v, N, u) coefficients
+        self.register_buffer("du", torch.tensor(1j * fft_frequencies(self.p_theta)), persistent=False)
+        self.register_buffer("dv", torch.tensor(1j * np.arange(max(L1, L2) + 1)[:, None, None]), persistent=False)
 
     def _values(self, x: torch.Tensor, pairs: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """``(..., (L+1)^2)`` → torus values ``(..., k, p_theta, p_phi)``: f (and ∂θ f, ∂φ f)."""
-        coefficients = torch.einsum("...vcl,vclur->...uvr", to_pairs(x, pairs), table.to(x.dtype))
-        coefficients = torch.view_as_complex(coefficients.contiguous())
+        """Rows ``(N, (L+1)^2)`` → torus values ``(p_phi, k, N, p_theta)``: f (and ∂θ f, ∂φ f)."""
+        gathered = torch.nn.functional.pad(x.t(), (0, 0, 0, 1))[pairs.reshape(-1)].view(*pairs.shape, -1)
+        half = torch.bmm(gathered.transpose(1, 2), table.to(x.dtype))  # (v, N, 2 p_theta)
+        half = torch.view_as_complex(half.view(half.shape[:2] + (self.p_theta, 2)))
+        fields = [half]
         if self.odd:
-            du, dv = self.du.to(coefficients.dtype), self.dv[:, : coefficients.shape[-1]].to(coefficients.dtype)
-            coefficients = torch.stack([coefficients, coefficients * du, coefficients * dv], dim=-3)
-        else:
-            coefficients = coefficients.unsqueeze(-3)
-        return torch.fft.irfft2(coefficients, s=(self.p_theta, self.p_phi), norm="forward")
+            fields += [half * self.du.to(half.dtype), half * self.dv[: half.shape[0]].to(half.dtype)]
+        values = torch.fft.ifft(torch.stack(fields, dim=1), dim=-1, norm="forward")  # u → θ
+        return torch.fft.irfft(values, n=self.p_phi, dim=0, norm="forward")  # v → φ
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        batch = torch.broadcast_shapes(x.shape[:-1], y.shape[:-1])
+        x, y = (t.expand(batch + t.shape[-1:]).reshape(-1, t.shape[-1]) for t in (x, y))
         f = self._values(x, self.pairs1, self.to_fourier1)
         g = self._values(y, self.pairs2, self.to_fourier2)
-        h = f[..., :1, :, :] * g[..., :1, :, :]
+        h = f[:, :1] * g[:, :1]
         if self.odd:
-            h = torch.cat([h, f[..., 1:2, :, :] * g[..., 2:, :, :] - f[..., 2:, :, :] * g[..., 1:2, :, :]], dim=-3)
-        spectrum = torch.fft.rfft2(h, norm="forward")[..., : self.L_out + 1]
-        z = torch.einsum("...puvr,puvrcl->...pvcl", torch.view_as_real(spectrum), self.from_fourier.to(h.dtype))
-        z = from_pairs(z, self.flat)
+            h = torch.cat([h, f[:, 1:2] * g[:, 2:] - f[:, 2:] * g[:, 1:2]], dim=1)
+        spectrum = torch.fft.rfft(h, dim=0, norm="forward")[: self.L_out + 1]  # φ → v
+        spectrum = torch.view_as_real(torch.fft.fft(spectrum, dim=-1, norm="forward"))  # θ → u
+        spectrum = spectrum.reshape(spectrum.shape[:3] + (-1,))  # (v, P, N, 2 p_theta)
+        table = self.from_fourier.to(h.dtype)
+        z = torch.stack([torch.bmm(spectrum[:, p], table[p]) for p in range(len(table))])  # (P, v, N, 2 (L+1))
+        z = z.permute(2, 0, 1, 3).reshape(z.shape[2], z.shape[0], -1)[..., self.flat]
+        z = z.reshape(batch + z.shape[1:])
         return z if self.odd else z.squeeze(-2)

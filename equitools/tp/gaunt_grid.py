@@ -1,19 +1,27 @@
 """Gaunt tensor product on a Gauss–Legendre × uniform-φ grid (Xie et al., "The Price of Freedom",
 2025: the product of two spherical functions evaluated pointwise on a sphere grid).
 
-Synthesis per input: one matmul by a table taking the (l, m) coefficients to the φ half spectrum
-at every Gauss–Legendre node, c_v(θ_j) = Σ_l (Θ_l,+v(θ_j) x_l,+v - i Θ_l,-v(θ_j) x_l,-v) / 2,
-then an inverse real FFT in φ. Pointwise product. Analysis: real FFT in φ and one matmul by the
-Gauss–Legendre projection table. With n_theta = ⌊D/2⌋+1 nodes in cos θ and n_phi > D points in φ
-(D = L1+L2+L_out, the degree of the integrand) every step is exact, so the result equals the
-dense Gaunt contraction to rounding. The tables have (L+1)^2 n_theta nonzeros (a Legendre
-transform per azimuthal frequency v = |m|, O(L^3)); each is applied as one dense BLAS matmul
-(O(L^4) multiply-adds, most on zeros), which measured faster on CPU than per-frequency batched
-matmuls for the degrees force fields use (L <= 10). The FFTs cost O(L^2 log L) per product.
+Each input is synthesised on the grid, the values are multiplied pointwise, and the product is
+projected back onto the harmonics. With n_theta = ⌊D/2⌋+1 nodes in cos θ and n_phi > D points in
+φ (D = L1+L2+L_out, the degree of the integrand) every step is exact, so the result equals the
+dense Gaunt contraction to rounding. Y_lm = Θ_lm(θ) Φ_m(φ) separates, and two ways of doing the
+φ transform are offered:
+
+* ``"fft"``: one matmul by the Legendre table to the rfft half spectrum at every node
+  (c_v(θ_j) = Σ_l Θ_l,±v(θ_j) x_l,±v · Φ̂), then an inverse real FFT in φ; analysis by a real FFT
+  and the Gauss–Legendre projection table.
+* ``"matmul"`` (default): the φ transform folded into the same tables, which then map (l, m)
+  straight to grid values. The tables have the same size (n_phi ≈ 2(n_phi//2+1) columns per
+  node), so this costs no extra multiply-adds and saves the FFT passes: it measured about twice
+  as fast on CPU for L <= 10.
+
+Either way the tables have (L+1)^2 n_theta independent entries (a Legendre transform per
+azimuthal frequency, O(L^3)) applied as one dense BLAS matmul (O(L^4) multiply-adds, most on
+zeros), which measured faster on CPU than batching per frequency for the degrees force fields use.
 
 The parity-odd extension adds the spherical Poisson bracket {f, g} = r̂·(∇f × ∇g)
-= (∂θf ∂φg - ∂φf ∂θg) / sin θ, from a ∂θ Legendre table and i v / sin θ_j on the φ spectrum
-(folded into a third table), at the interior nodes; its degree is L1+L2-1 so the grid stays exact.
+= (∂θf ∂φg - ∂φf ∂θg) / sin θ, from ∂θ Θ and ∂φ Φ / sin θ tables (exact, from the polar Fourier
+series) at the interior nodes; its degree is L1+L2-1 so the grid stays exact.
 """
 
 from __future__ import annotations
@@ -32,40 +40,50 @@ def sphere_grid(L1: int, L2: int, L_out: int) -> tuple[int, int]:
     return n_theta, max(n_phi, 2 * max(L1, L2, L_out) + 1)
 
 
-def _half_spectrum(values: np.ndarray, L: int, n_bins: int) -> np.ndarray:
-    """Place per-(l, m) rows ``((L+1)^2, n_theta)`` at (bin v = |m|, Re for m >= 0, Im for m < 0):
-    ``((L+1)^2, n_theta, n_bins, 2)``."""
-    m = azimuthal_frequency(L)
-    out = np.zeros(values.shape + (n_bins, 2))
-    out[np.arange(len(m)), :, np.abs(m), (m < 0).astype(int)] = values
-    return out
+def azimuthal_rows(L: int, n_phi: int, transform: str, derivative: int = 0) -> np.ndarray:
+    """Φ_m (or dΦ_m/dφ) for the ``(L+1)^2`` rows: sampled at the n_phi points ("matmul",
+    ``((L+1)^2, n_phi)``) or as its rfft half spectrum, norm="forward" ("fft",
+    ``((L+1)^2, n_phi//2+1, 2)`` (Re, Im)), exact for these band-limited rows."""
+    m = azimuthal_frequency(L)[:, None]
+    phi = 2 * np.pi * np.arange(n_phi) / n_phi
+    mu = np.abs(m)
+    rows = (np.where(m >= 0, np.cos(mu * phi), np.sin(mu * phi)) if derivative == 0
+            else np.where(m >= 0, -mu * np.sin(mu * phi), mu * np.cos(mu * phi)))
+    if transform == "matmul":
+        return rows
+    spectrum = np.fft.rfft(rows, axis=-1) / n_phi
+    return np.stack([spectrum.real, spectrum.imag], axis=-1)
 
 
 @lru_cache(maxsize=None)
-def synthesis_table(L: int, n_theta: int, n_phi: int, odd: bool) -> np.ndarray:
-    """``((L+1)^2, k, n_theta, n_phi//2+1, 2)``: (l, m) → (Re, Im) of the rfft half spectrum
-    (norm="forward") of f, and with ``odd`` of ∂θ f and ∂φ f / sin θ, at the nodes θ_j."""
+def synthesis_table(L: int, n_theta: int, n_phi: int, odd: bool, transform: str) -> np.ndarray:
+    """``((L+1)^2, k, n_theta, *bins)``: (l, m) → f = Σ x_lm Θ_lm Φ_m at the Gauss–Legendre nodes
+    and every φ bin (see ``azimuthal_rows``); with ``odd`` also ∂θ f and ∂φ f / sin θ (k = 3)."""
     theta = gauss_legendre_grid(n_theta, n_phi)[0]
-    m = azimuthal_frequency(L)
-    # cos(vφ) = Re e^{ivφ} → c_v = a/2 (c_0 = a), sin(vφ) = Re(-i e^{ivφ}) → c_v = -i b/2
-    scale = np.where(m == 0, 1.0, np.where(m > 0, 0.5, -0.5))[:, None]
-    n_bins = n_phi // 2 + 1
-    tables = [_half_spectrum(scale * polar_factor(L, theta, d), L, n_bins) for d in range(1 + odd)]
-    if odd:  # (1/sin θ) ∂φ: c_v → i v c_v / sin θ, i.e. (Re, Im) → v (-Im, Re) / sin θ
-        tables.append(np.abs(m)[:, None, None, None] * np.stack([-tables[0][..., 1], tables[0][..., 0]], -1) / np.sin(theta)[:, None, None])
-    out = np.stack(tables, axis=1)
+    polar = [polar_factor(L, theta, d) for d in range(1 + odd)]
+    azimuthal = [azimuthal_rows(L, n_phi, transform, d) for d in range(1 + odd)]
+
+    def outer(p, a):  # (n, n_theta) ⊗ (n, *bins) → (n, n_theta, *bins), row by row
+        return p.reshape(p.shape + (1,) * (a.ndim - 1)) * a[:, None]
+
+    fields = [outer(polar[0], azimuthal[0])]
+    if odd:
+        fields += [outer(polar[1], azimuthal[0]), outer(polar[0] / np.sin(theta), azimuthal[1])]
+    out = np.stack(fields, axis=1)
     out.setflags(write=False)
     return out
 
 
 @lru_cache(maxsize=None)
-def analysis_table(L: int, n_theta: int, n_phi: int) -> np.ndarray:
-    """``(n_theta, n_phi//2+1, 2, (L+1)^2)``: z_lm = Σ table (Re, Im) of the rfft (norm="forward")."""
+def analysis_table(L: int, n_theta: int, n_phi: int, transform: str) -> np.ndarray:
+    """``(n_theta, *bins, (L+1)^2)``: z_lm = ∫ h Y_lm dΩ = Σ table · h (values, or the rfft half
+    spectrum of h, norm="forward", as (Re, Im))."""
     theta, _, weights = gauss_legendre_grid(n_theta, n_phi)
-    m = azimuthal_frequency(L)
-    # ∫ h cos(vφ) dφ = 2π Re ĥ_v,  ∫ h sin(vφ) dφ = -2π Im ĥ_v;  Σ_j over Gauss–Legendre weights
-    sign = np.where(m < 0, -1.0, 1.0)[:, None]
-    table = _half_spectrum(sign * polar_factor(L, theta) * (weights * n_phi), L, n_phi // 2 + 1)
+    polar = polar_factor(L, theta) * weights  # Gauss–Legendre weight × 2π / n_phi
+    azimuthal = azimuthal_rows(L, n_phi, transform)
+    if transform == "fft":  # Σ_k h_k Φ_k = n_phi (ĥ_0 Φ̂_0 + 2 Σ_v>0 Re ĥ_v conj Φ̂_v) for real h, Φ
+        azimuthal = azimuthal * np.where(np.arange(n_phi // 2 + 1) == 0, 1.0, 2.0)[None, :, None] * n_phi
+    table = polar.reshape(polar.shape + (1,) * (azimuthal.ndim - 1)) * azimuthal[:, None]
     out = np.ascontiguousarray(np.moveaxis(table, 0, -1))
     out.setflags(write=False)
     return out
@@ -76,22 +94,28 @@ class GridGaunt(torch.nn.Module):
 
     x: ``(..., (L1+1)^2)``, y: ``(..., (L2+1)^2)`` (leading dims broadcast). Returns
     ``(..., (L_out+1)^2)``, or ``(..., 2, (L_out+1)^2)`` with ``odd`` (Gaunt, then bracket).
+    ``phi_transform``: "matmul" (the φ transform folded into the tables) or "fft".
     """
 
-    def __init__(self, L1: int, L2: int, L_out: int, odd: bool = False):
+    def __init__(self, L1: int, L2: int, L_out: int, odd: bool = False, phi_transform: str = "matmul"):
         super().__init__()
-        self.odd = odd
+        if phi_transform not in ("matmul", "fft"):
+            raise ValueError(f"phi_transform must be 'matmul' or 'fft', got {phi_transform!r}")
+        self.odd, self.fft = odd, phi_transform == "fft"
         self.n_theta, self.n_phi = sphere_grid(L1, L2, L_out)
         grid = (self.n_theta, self.n_phi)
         for name, L in (("1", L1), ("2", L2)):
-            table = synthesis_table(L, *grid, odd)
+            table = synthesis_table(L, *grid, odd, phi_transform)
             self.register_buffer(f"synthesis{name}", torch.tensor(table.reshape(table.shape[0], -1)), persistent=False)
-        table = analysis_table(L_out, *grid)
+        table = analysis_table(L_out, *grid, phi_transform)
         self.register_buffer("analysis", torch.tensor(table.reshape(-1, table.shape[-1])), persistent=False)
 
     def _values(self, x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """``(..., (L+1)^2)`` → grid values ``(..., k, n_theta, n_phi)``: f (and ∂θ f, ∂φ f / sin θ)."""
-        half = (x @ table.to(x.dtype)).reshape(x.shape[:-1] + (-1, self.n_theta, self.n_phi // 2 + 1, 2))
+        values = x @ table.to(x.dtype)
+        if not self.fft:
+            return values.reshape(x.shape[:-1] + (-1, self.n_theta, self.n_phi))
+        half = values.reshape(x.shape[:-1] + (-1, self.n_theta, self.n_phi // 2 + 1, 2))
         return torch.fft.irfft(torch.view_as_complex(half), n=self.n_phi, dim=-1, norm="forward")
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -100,6 +124,7 @@ class GridGaunt(torch.nn.Module):
         h = f[..., :1, :, :] * g[..., :1, :, :]
         if self.odd:
             h = torch.cat([h, f[..., 1:2, :, :] * g[..., 2:, :, :] - f[..., 2:, :, :] * g[..., 1:2, :, :]], dim=-3)
-        spectrum = torch.view_as_real(torch.fft.rfft(h, dim=-1, norm="forward"))
-        z = spectrum.reshape(h.shape[:-2] + (-1,)) @ self.analysis.to(h.dtype)
+        if self.fft:
+            h = torch.view_as_real(torch.fft.rfft(h, dim=-1, norm="forward"))
+        z = h.reshape(h.shape[:-2 - self.fft] + (-1,)) @ self.analysis.to(h.dtype)
         return z if self.odd else z.squeeze(-2)

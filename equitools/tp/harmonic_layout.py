@@ -2,9 +2,9 @@
 
 A vector of ``(L+1)^2`` coefficients (degree-major, m = -l..l, e3nn's order) is rearranged into
 an ``(L+1, 2, L+1)`` array indexed by the azimuthal frequency v = |m|, c (0: m = +v, the cos(vφ)
-harmonic; 1: m = -v, the sin(vφ) one) and l, zero where l < v or (v, c) = (0, 1). Every
-azimuthal transform then acts on one frequency v at a time: batched small matmuls instead of
-one block-sparse one.
+harmonic; 1: m = -v, the sin(vφ) one) and l, zero where l < v or (v, c) = (0, 1). A transform
+that is block-diagonal in v (the SH ↔ 2D Fourier conversions) then acts on one frequency at a
+time: a batched matmul over v instead of one block-sparse matrix.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import torch
 
 
 @lru_cache(maxsize=None)
@@ -44,14 +43,3 @@ def pair_table(rows: np.ndarray, L: int) -> np.ndarray:
     """Rearrange per-(l, m) rows ``((L+1)^2, ...)`` into ``(L+1, 2, L+1, ...)`` (zeros elsewhere)."""
     padded = np.concatenate([rows, np.zeros((1,) + rows.shape[1:], dtype=rows.dtype)])
     return padded[pair_index(L)]
-
-
-def to_pairs(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``(..., (L+1)^2)`` → ``(..., L+1, 2, L+1)`` by ``index = pair_index(L)``."""
-    padded = torch.nn.functional.pad(x, (0, 1))
-    return padded[..., index.reshape(-1)].reshape(x.shape[:-1] + index.shape)
-
-
-def from_pairs(z: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``(..., L+1, 2, L+1)`` → ``(..., (L+1)^2)`` by ``index = flat_index(L)``."""
-    return z.reshape(z.shape[:-3] + (-1,))[..., index]
