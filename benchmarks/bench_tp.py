@@ -17,6 +17,9 @@ Times are the minimum over repeats (after a warm-up) of one forward (no grad) an
 forward+backward. A method whose estimated time or memory at the full row count is over budget
 runs on fewer rows and its time is scaled linearly to the full count ("rows_measured" in the
 JSON says so). The scaling exponent is a least-squares fit of log time against log L for L >= 4.
+Methods built on Clebsch–Gordan coefficients (cg_*, gaunt_dense) stop at --cg-lmax (default 8):
+exact CG coefficients up to l = 10 take minutes to compute on this CPU (``so3.clebsch_gordan``,
+pure-Python rational arithmetic, cached afterwards); the grid and Fourier products need none.
 Idle OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE): on a shared machine spinning threads that
 get preempted otherwise turn sub-millisecond calls into ~100 ms ones, for every method alike.
 
@@ -81,7 +84,10 @@ def best_time(fn, repeats: int) -> float:
     return min(times)
 
 
-def measure(method: str, L: int, rows: int, repeats: int, budget: float, fixed_rows: int | None = None) -> dict:
+def measure(method: str, L: int, rows: int, repeats: int, budget: float, fixed_rows: int | None = None,
+            cg_lmax: int = 10) -> dict:
+    if method in ("cg_dense", "cg_sparse", "gaunt_dense") and L > cg_lmax:
+        return {"method": method, "L": L, "skipped": f"L > --cg-lmax {cg_lmax} (CG coefficients take minutes to build)"}
     if method == "cg_dense" and full_dim(L) * (L + 1) ** 4 > 5e6:
         return {"method": method, "L": L, "skipped": f"dense coupling matrix of {full_dim(L) * (L + 1) ** 4:.1e} entries"}
     start = time.perf_counter()
@@ -143,9 +149,10 @@ def main() -> None:
     parser.add_argument("--edges", type=int, default=2000)
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--lmax", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--budget", type=float, default=0.5, help="seconds per timed call before rows are reduced")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=1.0, help="seconds per timed call before rows are reduced")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cg-lmax", type=int, default=8, help="largest L for the methods that need CG coefficients")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "bench_tp.json")
     args = parser.parse_args()
     if args.quick:
@@ -157,7 +164,7 @@ def main() -> None:
     results = []
     for L in degrees:
         for method in METHODS:
-            results.append(measure(method, L, rows, args.repeats, args.budget))
+            results.append(measure(method, L, rows, args.repeats, args.budget, cg_lmax=args.cg_lmax))
             r = results[-1]
             print(f"L={L:2d} {method:15s} " + (r["skipped"] if "skipped" in r else
                   f"fwd {1e3 * r['forward_s']:9.1f} ms  fwd+bwd {1e3 * r['forward_backward_s']:9.1f} ms  "
@@ -177,7 +184,7 @@ def main() -> None:
     report = {
         "command": "python benchmarks/bench_tp.py" + (" --quick" if args.quick else ""),
         "config": {"edges": args.edges, "channels": args.channels, "rows": rows, "degrees": degrees, "repeats": args.repeats,
-                   "dtype": "float32", "threads": args.threads},
+                   "budget_s": args.budget, "cg_lmax": args.cg_lmax, "dtype": "float32", "threads": args.threads},
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                     "e3nn": __import__("e3nn").__version__, "load_average": os.getloadavg(),
                     "date": time.strftime("%Y-%m-%d %H:%M:%S")},
