@@ -18,7 +18,7 @@ from torch_geometric.data import Data
 
 from equitools.models import load
 from equitools.paths import shared_data_dir
-from equitools.train import (ConfigError, evaluate, fit_reference_energies, load_datasets, read_checkpoint,
+from equitools.train import (ConfigError, evaluate, export_checkpoint, fit_reference_energies, load_datasets, read_checkpoint,
                              readout_scale, resolve_config, train)
 from equitools.train.io import AtomicCheckpointIO
 from equitools.train.plots import read_epoch_metrics
@@ -67,6 +67,15 @@ def test_exported_model_reproduces_the_test_metrics(run):
     assert again["forces_mae"] == pytest.approx(metrics["test"]["forces_mae"], rel=1e-4)
     # total energies of ~ -4,200 eV in float32: agreement to a fraction of a meV
     assert again["energy_mae"] == pytest.approx(metrics["test"]["energy_mae"], abs=0.5)
+
+
+def test_export_of_a_training_checkpoint(run, tmp_path):
+    out, config, metrics = run
+    path = export_checkpoint(metrics["best_checkpoint"], tmp_path / "again.pt")
+    again, exported = load(path).state_dict(), load(out / "model.pt").state_dict()
+    assert again.keys() == exported.keys() and all(torch.equal(again[k], exported[k]) for k in again)
+    with pytest.raises(ValueError, match="expected a Lightning training checkpoint"):
+        export_checkpoint(out / "model.pt", tmp_path / "x.pt")
 
 
 def test_exported_weights_are_the_ema_weights(run):

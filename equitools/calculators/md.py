@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +56,6 @@ class MDReport:
                 "drift_meV_per_atom_ps": self.drift_meV_per_atom_ps,
                 "max_deviation_meV_per_atom": self.max_deviation_meV_per_atom,
                 "trajectory": self.trajectory, **self.extra}
-
-    def as_arrays(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if isinstance(v, np.ndarray)}
 
 
 def run_md(atoms: Atoms, calculator, steps: int, timestep_fs: float = 0.5, temperature_K: float = 300.0,
