@@ -28,10 +28,11 @@ Choices where the paper is silent (as in the authors' reference code, torchmd-ne
 the cutoff φ is the cosine cutoff; f⁰ are plain linear maps; the charge term is not used.
 
 Implementation (not part of the architecture, same numbers): tensors are stored compactly in
-channels-last layout ``(n, 10, C)`` = (i; a_x, a_y, a_z; s_xx, s_yy, s_zz, s_xy, s_xz, s_yz) with
-X = i 1 + [a]_× + s, so that channel mixing is three matmuls and messages move 10 numbers per
-channel instead of 27; full 3×3 tensors are formed per atom only for the matrix products. The
-radial MLPs depend only on the distance and run once per undirected pair.
+channels-last layout ``(n, 9, C)``: their coefficients in an orthonormal basis of 3×3 matrices
+(1 for I, 3 for A, 5 for S), so that the norm is a plain sum of squares, channel mixing is three
+matmuls and messages move 9 numbers per channel instead of 27; full 3×3 tensors are formed per
+atom only for the matrix products. The radial MLPs depend only on the distance and run once per
+undirected pair.
 """
 
 from __future__ import annotations
@@ -44,45 +45,34 @@ from .cutoff import CosineCutoff
 from .edges import EdgeGraph
 from .radial import radial_basis
 
-# compact component k belongs to group 0 (I), 1 (A) or 2 (S)
-_GROUP = (0, 1, 1, 1, 2, 2, 2, 2, 2, 2)
-# squared Frobenius norm weights of the compact components (s traceless)
-_NORM_WEIGHT = (3.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0)
-# (row, col, sign) entries of each compact component in the full 3x3 matrix
-_ENTRIES = (
-    ((0, 0, 1.0), (1, 1, 1.0), (2, 2, 1.0)),  # i
-    ((2, 1, 1.0), (1, 2, -1.0)),  # a_x
-    ((0, 2, 1.0), (2, 0, -1.0)),  # a_y
-    ((1, 0, 1.0), (0, 1, -1.0)),  # a_z
-    ((0, 0, 1.0),), ((1, 1, 1.0),), ((2, 2, 1.0),),  # s_xx, s_yy, s_zz
-    ((0, 1, 1.0), (1, 0, 1.0)), ((0, 2, 1.0), (2, 0, 1.0)), ((1, 2, 1.0), (2, 1, 1.0)),  # s_xy, s_xz, s_yz
+_SQ2, _SQ3, _SQ6 = 2.0 ** 0.5, 3.0 ** 0.5, 6.0 ** 0.5
+# compact components: coefficients in an orthonormal (Frobenius) basis of 3x3 matrices, grouped
+# as I (1), A (3), S (5); each entry is a list of (row, col, value) of the basis matrix
+_BASIS = (
+    ((0, 0, 1 / _SQ3), (1, 1, 1 / _SQ3), (2, 2, 1 / _SQ3)),  # I: 1/√3
+    ((2, 1, 1 / _SQ2), (1, 2, -1 / _SQ2)),  # A: [e_x]_× / √2
+    ((0, 2, 1 / _SQ2), (2, 0, -1 / _SQ2)),  # A: [e_y]_× / √2
+    ((1, 0, 1 / _SQ2), (0, 1, -1 / _SQ2)),  # A: [e_z]_× / √2
+    ((0, 1, 1 / _SQ2), (1, 0, 1 / _SQ2)),  # S: xy
+    ((0, 2, 1 / _SQ2), (2, 0, 1 / _SQ2)),  # S: xz
+    ((1, 2, 1 / _SQ2), (2, 1, 1 / _SQ2)),  # S: yz
+    ((0, 0, 1 / _SQ2), (1, 1, -1 / _SQ2)),  # S: (xx - yy) / √2
+    ((0, 0, 1 / _SQ6), (1, 1, 1 / _SQ6), (2, 2, -2 / _SQ6)),  # S: (xx + yy - 2 zz) / √6
 )
 
 
 def compact_to_full_matrix() -> torch.Tensor:
-    """``(9, 10)`` float64 map from compact components to the flattened 3×3 tensor (row-major)."""
-    out = torch.zeros(9, 10, dtype=torch.float64)
-    for k, entries in enumerate(_ENTRIES):
-        for r, c, sign in entries:
-            out[3 * r + c, k] = sign
+    """``(9, 9)`` float64 orthogonal map from compact I/A/S coefficients to the flattened 3×3 tensor."""
+    out = torch.zeros(9, 9, dtype=torch.float64)
+    for k, entries in enumerate(_BASIS):
+        for r, c, value in entries:
+            out[3 * r + c, k] = value
     return out
 
 
 def full_to_compact_matrix() -> torch.Tensor:
-    """``(10, 9)`` float64 map from a flattened 3×3 tensor to its compact I/A/S components."""
-    out = torch.zeros(10, 9, dtype=torch.float64)
-    for d in range(3):
-        out[0, 4 * d] = 1.0 / 3.0  # i = tr / 3
-    for k, (r, c) in zip((1, 2, 3), ((2, 1), (0, 2), (1, 0))):
-        out[k, 3 * r + c] += 0.5
-        out[k, 3 * c + r] -= 0.5
-    for k, d in zip((4, 5, 6), range(3)):
-        out[k, 4 * d] += 1.0
-        out[k] -= out[0]
-    for k, (r, c) in zip((7, 8, 9), ((0, 1), (0, 2), (1, 2))):
-        out[k, 3 * r + c] += 0.5
-        out[k, 3 * c + r] += 0.5
-    return out
+    """``(9, 9)`` float64: a flattened 3×3 tensor → its coefficients (I: 0, A: 1-3, S: 4-8)."""
+    return compact_to_full_matrix().t().contiguous()
 
 
 def decompose_tensor(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -102,43 +92,58 @@ def vector_to_skew(v: torch.Tensor) -> torch.Tensor:
     return torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).view(v.shape[:-1] + (3, 3))
 
 
+def edge_tensor_coefficients(r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Compact coefficients of TensorNet's edge tensors for unit vectors ``r`` ``(E, 3)``.
+
+    A(r̂) = [r̂]_× → √2 r̂ ``(E, 3)``; S(r̂) = r̂r̂ᵀ - 1/3 → ``(E, 5)``; (I₀ = 1 → √3, a constant).
+    """
+    x, y, z = r.unbind(-1)
+    a = _SQ2 * r
+    s = torch.stack([_SQ2 * x * y, _SQ2 * x * z, _SQ2 * y * z, (x * x - y * y) / _SQ2,
+                     (x * x + y * y - 2.0 * z * z) / _SQ6], dim=-1)
+    return a, s
+
+
 class CompactTensors(nn.Module):
-    """Conversions and operations on the compact ``(n, 10, C)`` I/A/S layout."""
+    """Conversions and operations on the compact ``(n, 9, C)`` I/A/S layout (orthonormal basis)."""
 
     def __init__(self):
         super().__init__()
         dtype = torch.get_default_dtype()
         self.register_buffer("to_full", compact_to_full_matrix().to(dtype), persistent=False)
         self.register_buffer("to_compact", full_to_compact_matrix().to(dtype), persistent=False)
-        self.register_buffer("norm_weight", torch.tensor(_NORM_WEIGHT, dtype=dtype).view(1, 10, 1),
-                             persistent=False)
-        self.register_buffer("group", torch.tensor(_GROUP, dtype=torch.long), persistent=False)
 
     def full(self, x: torch.Tensor) -> torch.Tensor:
-        """``(n, 10, C)`` → ``(n, 3, 3, C)``."""
+        """``(n, 9, C)`` → ``(n, 3, 3, C)``."""
         return torch.matmul(self.to_full, x).view(x.shape[0], 3, 3, x.shape[-1])
 
     def compact(self, X: torch.Tensor) -> torch.Tensor:
-        """``(n, 3, 3, C)`` → ``(n, 10, C)`` (I, A, S parts of any 3×3 tensor)."""
+        """``(n, 3, 3, C)`` → ``(n, 9, C)`` (I, A, S parts of any 3×3 tensor)."""
         return torch.matmul(self.to_compact, X.reshape(X.shape[0], 9, X.shape[-1]))
 
-    def norm2(self, x: torch.Tensor) -> torch.Tensor:
-        """Squared Frobenius norm per channel, ``(n, C)``."""
-        return (self.norm_weight * x * x).sum(1)
+    @staticmethod
+    def norm2(x: torch.Tensor) -> torch.Tensor:
+        """Squared Frobenius norm per channel, ``(n, C)`` (the basis is orthonormal)."""
+        return (x * x).sum(1)
 
-    def part_norms2(self, x: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def part_norms2(x: torch.Tensor) -> torch.Tensor:
         """Squared norms of I, A, S per channel, ``(n, 3, C)``."""
-        w = self.norm_weight * x * x
+        w = x * x
         return torch.stack([w[:, 0], w[:, 1:4].sum(1), w[:, 4:].sum(1)], dim=1)
 
-    def expand_groups(self, f: torch.Tensor) -> torch.Tensor:
-        """Per-group factors ``(n, 3, C)`` → per-component ``(n, 10, C)``."""
-        return f.index_select(1, self.group)
+    @staticmethod
+    def scale_groups(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        """``x`` ``(n, 9, C)`` times per-group factors ``f`` ``(n, 3, C)``."""
+        return torch.cat([x[:, :1] * f[:, 0:1], x[:, 1:4] * f[:, 1:2], x[:, 4:] * f[:, 2:3]], dim=1)
 
     @staticmethod
     def matmul(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
         """Per-channel matrix product of ``(n, 3, 3, C)`` tensors."""
-        return (X.unsqueeze(3) * Y.unsqueeze(1)).sum(2)
+        out = X[:, :, 0:1] * Y[:, 0:1]
+        for j in (1, 2):
+            out = out + X[:, :, j:j + 1] * Y[:, j:j + 1]
+        return out
 
 
 class IASLinear(nn.Module):
@@ -150,8 +155,12 @@ class IASLinear(nn.Module):
         self.linear_A = nn.Linear(in_channels, out_channels, bias=False)
         self.linear_S = nn.Linear(in_channels, out_channels, bias=False)
 
+    def parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The mixed I ``(n, 1, C)``, A ``(n, 3, C)`` and S ``(n, 5, C)`` parts, separately."""
+        return self.linear_I(x[:, :1]), self.linear_A(x[:, 1:4]), self.linear_S(x[:, 4:])
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.linear_I(x[:, :1]), self.linear_A(x[:, 1:4]), self.linear_S(x[:, 4:])], dim=1)
+        return torch.cat(self.parts(x), dim=1)
 
 
 class TensorEmbedding(nn.Module):
@@ -178,22 +187,19 @@ class TensorEmbedding(nn.Module):
         w_i, w_j = self.emb2.weight[:, :C], self.emb2.weight[:, C:]
         Zij = (Z @ w_i.t()).index_select(0, dst) + (Z @ w_j.t() + self.emb2.bias).index_select(0, src)
         radial = (self.distance_proj(rbf) * cut.unsqueeze(-1)).view(-1, 3, C).index_select(0, graph.pair)
-        f = radial * Zij.unsqueeze(1)  # (E, 3, C)
-        r = graph.vec / graph.length.unsqueeze(-1)
-        x, y, zc = r.unbind(-1)
-        one = torch.ones_like(x)
-        zero = torch.zeros_like(x)
-        third = one / 3.0
-        geo = torch.stack([one, x, y, zc, x * x - third, y * y - third, zc * zc - third, x * y, x * zc, y * zc], dim=-1)
-        # TensorNet's I₀ = 1, A = [r̂]_×, S = r̂r̂ᵀ - 1/3; a edge vector enters A, so compact a = r̂
-        messages = geo.view(-1, 10, 1) * self.ops.expand_groups(f)
-        X = messages.new_zeros(n, 10, C).index_add(0, dst, messages)
+        f = radial * Zij.unsqueeze(1)  # (E, 3, C): f_I, f_A, f_S per channel
+        a, s = edge_tensor_coefficients(graph.vec / graph.length.unsqueeze(-1))
+        # Σ_j of the edge tensors, one scatter per part (no (E, 9, C) factor is formed)
+        X_I = f.new_zeros(n, 1, C).index_add(0, dst, f[:, 0:1]) * 3.0 ** 0.5  # I₀ = 1 → √3
+        X_A = f.new_zeros(n, 3, C).index_add(0, dst, a.unsqueeze(-1) * f[:, 1:2])
+        X_S = f.new_zeros(n, 5, C).index_add(0, dst, s.unsqueeze(-1) * f[:, 2:3])
+        X = torch.cat([X_I, X_A, X_S], dim=1)
         norm = self.linears_scalar(self.init_norm(self.ops.norm2(X))).view(n, 3, C)
-        return self.linears_tensor(X) * self.ops.expand_groups(norm)
+        return self.ops.scale_groups(self.linears_tensor(X), norm)
 
 
 class TensorInteraction(nn.Module):
-    """One TensorNet interaction layer (Sec. 3.3) on compact tensors ``(n, 10, C)``."""
+    """One TensorNet interaction layer (Sec. 3.3) on compact tensors ``(n, 9, C)``."""
 
     def __init__(self, hidden_channels: int, num_rbf: int, act: str = "silu", equivariance_group: str = "O(3)"):
         super().__init__()
@@ -216,8 +222,11 @@ class TensorInteraction(nn.Module):
         src, dst = graph.edge_index[0], graph.edge_index[1]
         f = (self.linears_scalar(rbf) * cut.unsqueeze(-1)).view(-1, 3, C).index_select(0, graph.pair)
         X = X / (ops.norm2(X) + 1.0).unsqueeze(1)
-        Y = self.linears_in(X)
-        M = Y.new_zeros(n, 10, C).index_add(0, dst, Y.index_select(0, src) * ops.expand_groups(f))
+        parts = self.linears_in.parts(X)
+        Y = torch.cat(parts, dim=1)
+        # M_i = Σ_j f_I I_j + f_A A_j + f_S S_j, one gather-multiply-scatter per part
+        M = torch.cat([p.new_zeros(p.shape).index_add(0, dst, p.index_select(0, src) * f[:, g:g + 1])
+                       for g, p in enumerate(parts)], dim=1)
         Yf, Mf = ops.full(Y), ops.full(M)
         if self.equivariance_group == "O(3)":
             P = ops.compact(ops.matmul(Mf, Yf) + ops.matmul(Yf, Mf))

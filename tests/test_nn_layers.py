@@ -1,0 +1,133 @@
+"""The interaction layers' parts against their definitions: TensorNet's compact I/A/S algebra
+against full 3×3 matrices, eSCN's edge frames and SO(2) maps, FreeCG's group CG transform."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from equitools import so3
+from equitools.nn.edges import build_edges
+from equitools.nn.escn import EdgeRotation, SO2Convolution, edge_frames
+from equitools.nn.freecg import GroupCGTransform
+from equitools.nn.tensornet import (CompactTensors, TensorInteraction, decompose_tensor,
+                                    edge_tensor_coefficients, vector_to_skew)
+from equitools.testing import assert_close, random_orthogonal, random_rotation
+
+
+def float64(make):
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        return make()
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def test_compact_tensors_are_the_iAS_decomposition():
+    ops = float64(CompactTensors)
+    torch.manual_seed(0)
+    X = torch.randn(4, 3, 3, 6, dtype=torch.float64)
+    c = ops.compact(X)
+    assert_close(ops.full(c), X, rtol=1e-14, what="full(compact(X))")
+    I, A, S = decompose_tensor(X.permute(0, 3, 1, 2))
+    norms = ops.part_norms2(c)
+    for k, part in enumerate((I, A, S)):
+        assert_close(norms[:, k], (part ** 2).sum((-1, -2)), rtol=1e-13, what=f"norm of part {k}")
+        only = torch.zeros_like(c)
+        sl = [slice(0, 1), slice(1, 4), slice(4, 9)][k]
+        only[:, sl] = c[:, sl]
+        assert_close(ops.full(only).permute(0, 3, 1, 2), part, rtol=1e-13, what=f"part {k}")
+    r = torch.nn.functional.normalize(torch.randn(5, 3, dtype=torch.float64), dim=-1)
+    a, s = edge_tensor_coefficients(r)
+    skew = ops.full(torch.cat([torch.zeros(5, 1), a, torch.zeros(5, 5)], 1).unsqueeze(-1).double())[..., 0]
+    sym = ops.full(torch.cat([torch.zeros(5, 4), s], 1).unsqueeze(-1).double())[..., 0]
+    assert_close(skew, vector_to_skew(r), rtol=1e-14, what="A(r) = [r]_x")
+    assert_close(sym, r[:, :, None] * r[:, None, :] - torch.eye(3, dtype=torch.float64) / 3, rtol=1e-14, what="S(r) = rr^T - 1/3")
+
+
+@pytest.mark.parametrize("group", ["O(3)", "SO(3)"])
+def test_tensornet_interaction_matches_full_matrix_reference(group):
+    """The compact layer equals the paper's formulas written with full 3×3 matrices."""
+    torch.manual_seed(1)
+    C = 4
+    layer = float64(lambda: TensorInteraction(C, 6, equivariance_group=group))
+    pos = torch.randn(5, 3, dtype=torch.float64)
+    graph = build_edges(pos, 10.0)
+    r = graph.length.index_select(0, graph.pair_edge)
+    rbf = torch.rand(r.shape[0], 6, dtype=torch.float64)
+    cut = torch.rand(r.shape[0], dtype=torch.float64)
+    Xf = torch.randn(5, C, 3, 3, dtype=torch.float64)
+    ops = layer.ops
+    out = ops.full(layer(ops.compact(Xf.permute(0, 2, 3, 1)), graph, rbf, cut)).permute(0, 3, 1, 2)
+
+    def lin(linear, T):  # channel mixing of (n, C, 3, 3)
+        return torch.einsum("ncij,dc->ndij", T, linear.weight)
+
+    def norm(T):
+        return (T ** 2).sum((-1, -2))[..., None, None]
+
+    f = (layer.linears_scalar(rbf) * cut[:, None]).view(-1, 3, C)[graph.pair]
+    X = Xf / (norm(Xf) + 1)
+    I, A, S = decompose_tensor(X)
+    YI, YA, YS = lin(layer.linears_in.linear_I, I), lin(layer.linears_in.linear_A, A), lin(layer.linears_in.linear_S, S)
+    Y = YI + YA + YS
+    src, dst = graph.edge_index
+    msg = f[:, 0, :, None, None] * YI[src] + f[:, 1, :, None, None] * YA[src] + f[:, 2, :, None, None] * YS[src]
+    M = torch.zeros_like(X).index_add(0, dst, msg)
+    P = M @ Y + Y @ M if group == "O(3)" else 2 * Y @ M
+    I, A, S = decompose_tensor(P)
+    n = norm(I + A + S) + 1
+    dX = lin(layer.linears_out.linear_I, I / n) + lin(layer.linears_out.linear_A, A / n) + lin(layer.linears_out.linear_S, S / n)
+    expected = X + dX + dX @ dX
+    assert_close(out, expected, rtol=1e-12, what=f"TensorNet interaction {group}")
+
+
+def test_edge_frames_align_edges_with_the_polar_axis():
+    vecs = torch.tensor([[1.0, 0, 0], [0, 1, 0], [0, 0, 1], [0, -2, 0], [1e-9, 1, 0], [1, 1, 1], [-3, 0.5, 2]],
+                        dtype=torch.float64)
+    vecs = torch.cat([vecs, torch.as_tensor(np.random.default_rng(0).normal(size=(20, 3)))])
+    R = edge_frames(vecs)
+    r = vecs / vecs.norm(dim=-1, keepdim=True)
+    assert_close(torch.einsum("eij,ej->ei", R, r), torch.tensor([0.0, 1.0, 0.0]).expand_as(r), atol=1e-14, what="R r = y")
+    assert_close(R @ R.transpose(1, 2), torch.eye(3).expand_as(R), atol=1e-14, what="R orthogonal")
+    assert_close(torch.linalg.det(R), torch.ones(len(R)), atol=1e-14, what="det R = 1")
+
+
+def test_so2_convolution_commutes_with_rotations_about_the_edge_axis():
+    torch.manual_seed(2)
+    lmax, mmax = 3, 2
+    conv = float64(lambda: SO2Convolution(lmax, mmax, 3, 4, 5, extra_m0=2))
+    rotation = EdgeRotation(lmax, mmax)
+    x = torch.randn(6, (lmax + 1) ** 2, 3, dtype=torch.float64)
+    edge = torch.randn(6, 5, dtype=torch.float64)
+    frames = edge_frames(torch.randn(6, 3, dtype=torch.float64))
+    D = rotation.wigner(frames)
+    angle = 0.7
+    c, s = np.cos(angle), np.sin(angle)
+    Ry = torch.tensor([[c, 0, s], [0, 1, 0], [-s, 0, c]], dtype=torch.float64).expand(6, 3, 3)
+    D_rolled = rotation.wigner(Ry @ frames)  # the same edge, another choice of its frame
+    y1, e1 = conv(rotation.to_edge(x, D), edge)
+    y2, e2 = conv(rotation.to_edge(x, D_rolled), edge)
+    assert_close(rotation.from_edge(y2, D_rolled), rotation.from_edge(y1, D), rtol=1e-12, what="frame independence")
+    assert_close(e2, e1, rtol=1e-12, what="invariant extra outputs")
+
+
+@pytest.mark.parametrize("paths, improper", [("sparse", True), ("full", False)])
+def test_group_cg_transform_is_equivariant(paths, improper):
+    torch.manual_seed(3)
+    G, K = 3, 2
+    cg = float64(lambda: GroupCGTransform(G, K, paths))
+    a = torch.randn(4, 8, G * K, dtype=torch.float64)
+    b = torch.randn(4, 8, G * K, dtype=torch.float64)
+    for R in [random_rotation(7)] + ([random_orthogonal(8)] if improper else []):
+        D = torch.zeros(8, 8, dtype=torch.float64)
+        D[:3, :3] = torch.as_tensor(so3.wigner_D(1, R))
+        D[3:, 3:] = torch.as_tensor(so3.wigner_D(2, R))
+        assert_close(cg(D @ a, D @ b), D @ cg(a, b), rtol=1e-12, what=f"group CG ({paths})")
+    # groups are independent: changing group 0 of the inputs changes only group 0 of the output
+    a2 = a.clone()
+    a2[..., :K] += 1.0
+    diff = (cg(a2, b) - cg(a, b)).abs().sum((0, 1))
+    assert float(diff[K:].max()) == 0.0 and float(diff[:K].max()) > 0
