@@ -16,7 +16,8 @@ rows = edges x channels independent rows (same L for both inputs and the output)
 Times are the minimum over repeats (after a warm-up) of one forward (no grad) and of one
 forward+backward. A method whose estimated time or memory at the full row count is over budget
 runs on fewer rows and its time is scaled linearly to the full count ("rows_measured" in the
-JSON says so). The scaling exponent is a least-squares fit of log time against log L for L >= 4.
+JSON says so). The scaling exponent is a least-squares fit of log time against log L, over all
+measured L and over L >= 4 (closer to the asymptotic regime).
 Methods built on Clebsch–Gordan coefficients (cg_*, gaunt_dense) stop at --cg-lmax (default 8):
 exact CG coefficients up to l = 10 take minutes to compute on this CPU (``so3.clebsch_gordan``,
 pure-Python rational arithmetic, cached afterwards); the grid and Fourier products need none.
@@ -122,8 +123,9 @@ def measure(method: str, L: int, rows: int, repeats: int, budget: float, fixed_r
     }
 
 
-def exponent(results: list, method: str, key: str) -> float | None:
-    points = [(r["L"], r[key]) for r in results if r["method"] == method and key in r and r["L"] >= 4]
+def exponent(results: list, method: str, key: str, L_min: int = 4) -> float | None:
+    """Least-squares slope of log time against log L over the measured L >= L_min."""
+    points = [(r["L"], r[key]) for r in results if r["method"] == method and key in r and r["L"] >= L_min]
     if len(points) < 3:
         return None
     L, t = np.array(points, dtype=float).T
@@ -138,8 +140,9 @@ def table(results: list, degrees: list, key: str) -> str:
             (r,) = [r for r in results if r["method"] == method and r["L"] == L]
             cells.append("—" if key not in r else f"{1e3 * r[key]:.1f}" + ("*" if r["rows_measured"] < r["rows"] else ""))
         lines.append(f"| {L} | " + " | ".join(cells) + " |")
-    lines.append("| exponent (L>=4) | " + " | ".join(
-        "—" if exponent(results, m, key) is None else f"{exponent(results, m, key):.2f}" for m in METHODS) + " |")
+    for L_min in (1, 4):
+        fits = [exponent(results, m, key, L_min) for m in METHODS]
+        lines.append(f"| exponent (L>={L_min}) | " + " | ".join("—" if f is None else f"{f:.2f}" for f in fits) + " |")
     return "\n".join(lines)
 
 
@@ -189,7 +192,8 @@ def main() -> None:
                     "e3nn": __import__("e3nn").__version__, "load_average": os.getloadavg(),
                     "date": time.strftime("%Y-%m-%d %H:%M:%S")},
         "results": results,
-        "exponents": {m: {k: exponent(results, m, k) for k in ("forward_s", "forward_backward_s")} for m in METHODS},
+        "exponents": {m: {f"{k}_L>={L_min}": exponent(results, m, k, L_min) for k in ("forward_s", "forward_backward_s")
+                          for L_min in (1, 4)} for m in METHODS},
         "summary": summary,
         "elapsed_s": time.perf_counter() - started,
     }

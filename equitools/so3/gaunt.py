@@ -5,7 +5,7 @@ Gaunt coefficients are integrals of three real spherical harmonics ("integral" n
     gaunt(l1, l2, l3)[m1, m2, m3] = ∫ Y_l1m1 Y_l2m2 Y_l3m3 dΩ,
 
 so that Y_l1m1 Y_l2m2 = Σ_l3m3 gaunt[m1, m2, m3] Y_l3m3 (Luo et al., "Enabling Efficient
-Equivariant Operations in the Fourier Basis via Gaunt Tensor Products", ICLR 2024, eq. 3).
+Equivariant Operations in the Fourier Basis via Gaunt Tensor Products", ICLR 2024).
 By Schur's lemma an invariant trilinear form is a multiple of the Clebsch–Gordan tensor,
 gaunt = g · clebsch_gordan, and evaluating Σ_m1m2 C[m1,m2,m3] Y_l1m1 Y_l2m2 = g Y_l3m3 on the polar
 (y) axis, where only m = 0 survives and Y_l0 = sqrt((2l+1)/4π), gives the closed form

@@ -11,9 +11,9 @@ i.e. the Clebsch–Gordan product restricted to even l1+l2+l3 with the fixed pat
 odd paths through the spherical Poisson bracket {f, g} = r̂·(∇f × ∇g), with factors
 ``so3.bracket_factor``: together they reach every CG path.
 
-With ``weights="degree"`` each input degree and each output degree gets a learnable weight
-(Luo et al. §3.3 reweight the degrees of the inputs; the output weights let every l3 be scaled),
-so a path is scaled by w1[l1] w2[l2] w_out[l3] — a rank-one family, not free per-path weights.
+With ``weights="degree"`` (per-degree weights, as in Luo et al.) each degree of x, of y and of
+the output gets a learnable weight, so a path is scaled by w1[l1] w2[l2] w_out[l3]: a rank-one
+family, not the free per-path weights of the CG product.
 """
 
 from __future__ import annotations

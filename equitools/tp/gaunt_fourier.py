@@ -1,17 +1,19 @@
 """Gaunt tensor product through the 2D Fourier basis (Luo et al., "Enabling Efficient Equivariant
-Operations in the Fourier Basis via Gaunt Tensor Products", ICLR 2024, §3.2).
+Operations in the Fourier Basis via Gaunt Tensor Products", ICLR 2024).
 
 Every real harmonic is a 2D trigonometric polynomial, Y_lm(θ, φ) = Σ_uv y^lm_uv e^{i(uθ + vφ)},
 nonzero only for v = ±m and u ≡ l (mod 2), |u| <= l. The product of two spherical functions is
 then the 2D convolution of their coefficient arrays, done here by the convolution theorem with
-``torch.fft`` (irfft2 → pointwise product → rfft2, sizes P_theta = 2(L1+L2)+1, no wrap-around,
-and P_phi > L1+L2+L_out, no aliasing into the kept frequencies |v| <= L_out). The way back to
-harmonics uses the exact integrals
+``torch.fft`` (inverse 2D FFT as an FFT in u and a real FFT in v → pointwise product → forward
+2D FFT of the kept |v| <= L_out; sizes P_theta = 2(L1+L2)+1, no wrap-around, and
+P_phi > L1+L2+L_out, no aliasing into the kept frequencies). The way back to harmonics uses the
+exact integrals
 
     ∫_0^π e^{ikθ} sin θ dθ = (I(k+1) - I(k-1)) / 2i,   I(k) = ∫_0^π e^{ikθ} dθ = π [k=0] or ((-1)^k - 1)/(ik),
 
-so both conversion tables are exact (no quadrature) and block-sparse in v: one small matmul per
-azimuthal frequency (the pair layout), O(L^3) in total.
+so both conversion tables are exact (no quadrature; the harmonics' coefficients come from
+``so3.quadrature.polar_fourier``) and block-sparse in v: one small matmul per azimuthal
+frequency (the pair layout), O(L^3) per product, plus O(L^2 log L) for the FFTs.
 
 The parity-odd extension multiplies in the Fourier basis too: ∂θ and ∂φ are i u and i v, and
 ∫ Y {f, g} dΩ = ∫∫ Y (∂θf ∂φg - ∂φf ∂θg) dθ dφ needs the kernel I(k) instead of the sin θ one.
