@@ -6,12 +6,13 @@
 
 and it is orthonormal as a change of basis: sum_{m1,m2} C[m1,m2,m] C[m1,m2,m'] = δ(m, m').
 The complex coefficients come from Racah's closed formula (G. Racah, Phys. Rev. 62, 438
-(1942), eq. 16'), evaluated in exact integer arithmetic; the real ones by the change of basis
+(1942)), written as a sum of binomial products in exact integer arithmetic; the real ones by the change of basis
 of :mod:`equitools.so3.basis`: C_real = U(l3) C_complex (U(l1) ⊗ U(l2))^†.
 """
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from functools import lru_cache
 from math import factorial
@@ -31,26 +32,32 @@ def check_triangle(l1: int, l2: int, l3: int) -> tuple[int, int, int]:
     return l1, l2, l3
 
 
+def _racah(j1: int, m1: int, j2: int, m2: int, j: int, m: int) -> tuple[int, int, int]:
+    """Complex CG as ``S * sqrt(num / den)`` with integers S, num, den (Racah's formula).
+
+    Racah's sum over k, multiplied through by (j1+j2-j)! (j+j1-j2)! (j-j1+j2)!, is the integer
+    S = Σ_k (-1)^k C(j1+j2-j, k) C(j+j1-j2, j1-m1-k) C(j-j1+j2, j2+m2-k), so every cancellation
+    happens in exact integer arithmetic.
+    """
+    f, comb = factorial, math.comb
+    a, x, y = j1 + j2 - j, j + j1 - j2, j - j1 + j2
+    total = sum(
+        (-1) ** k * comb(a, k) * comb(x, j1 - m1 - k) * comb(y, j2 + m2 - k)
+        for k in range(max(0, j2 - j - m1, j1 - j + m2), min(a, j1 - m1, j2 + m2) + 1)
+    )
+    num = (2 * j + 1) * f(j + m) * f(j - m) * f(j1 - m1) * f(j1 + m1) * f(j2 - m2) * f(j2 + m2)
+    den = f(j1 + j2 + j + 1) * f(a) * f(x) * f(y)
+    return total, num, den
+
+
 def complex_cg_squared(j1: int, m1: int, j2: int, m2: int, j: int, m: int) -> tuple[int, Fraction]:
-    """Exact complex CG <j1 m1 j2 m2 | j m> as ``(sign, value**2)`` (Racah's formula)."""
+    """Exact complex CG <j1 m1 j2 m2 | j m> as ``(sign, value**2)``."""
     if m1 + m2 != m or abs(m1) > j1 or abs(m2) > j2 or abs(m) > j:
         return 0, Fraction(0)
-    f = factorial
-    prefactor = Fraction(
-        (2 * j + 1) * f(j1 + j2 - j) * f(j1 - j2 + j) * f(-j1 + j2 + j), f(j1 + j2 + j + 1)
-    ) * (f(j1 + m1) * f(j1 - m1) * f(j2 + m2) * f(j2 - m2) * f(j + m) * f(j - m))
-    total = Fraction(0)
-    k_min = max(0, j2 - j - m1, j1 - j + m2)
-    k_max = min(j1 + j2 - j, j1 - m1, j2 + m2)
-    for k in range(k_min, k_max + 1):
-        denominator = (
-            f(k) * f(j1 + j2 - j - k) * f(j1 - m1 - k) * f(j2 + m2 - k)
-            * f(j - j2 + m1 + k) * f(j - j1 - m2 + k)
-        )
-        total += Fraction((-1) ** k, denominator)
+    total, num, den = _racah(j1, m1, j2, m2, j, m)
     if total == 0:
         return 0, Fraction(0)
-    return (1 if total > 0 else -1), total * total * prefactor
+    return (1 if total > 0 else -1), Fraction(total * total * num, den)
 
 
 @lru_cache(maxsize=None)
@@ -59,15 +66,15 @@ def _complex_cg(l1: int, l2: int, l3: int) -> np.ndarray:
     out = np.zeros((2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1))
     for m1 in range(-l1, l1 + 1):
         for m2 in range(max(-l2, -l3 - m1), min(l2, l3 - m1) + 1):
-            sign, square = complex_cg_squared(l1, m1, l2, m2, l3, m1 + m2)
-            out[l1 + m1, l2 + m2, l3 + m1 + m2] = sign * np.sqrt(float(square))
+            total, num, den = _racah(l1, m1, l2, m2, l3, m1 + m2)
+            out[l1 + m1, l2 + m2, l3 + m1 + m2] = float(total) * np.sqrt(num / den)  # int/int rounds once
     return out
 
 
 @lru_cache(maxsize=None)
 def _real_cg_float(l1: int, l2: int, l3: int) -> np.ndarray:
     u1, u2, u3 = complex_to_real(l1), complex_to_real(l2), complex_to_real(l3)
-    c = np.einsum("aA,bB,cC,ABC->abc", u1.conj(), u2.conj(), u3, _complex_cg(l1, l2, l3))
+    c = np.einsum("aA,bB,cC,ABC->abc", u1.conj(), u2.conj(), u3, _complex_cg(l1, l2, l3), optimize=True)
     imaginary = np.abs(c.imag).max()
     if imaginary > 1e-12:  # a phase convention error, never expected
         raise ArithmeticError(f"real CG ({l1},{l2},{l3}) has imaginary part {imaginary:.1e}")
