@@ -1,6 +1,12 @@
 """Potentials: a representation + readout → energy, forces (= -∂E/∂pos), stress.
 
-``build(config)`` from a plain dict, ``save(model, path)`` / ``load(path)`` as one file.
+``build(config)`` from a plain dict (``{"model": "tensornet" | "escn" | "freecg", ...}``, every
+other key optional with the published defaults), ``model(batch)`` on a ``torch_geometric`` batch,
+``save(model, path)`` / ``load(path)`` as one file (config + weights + library version).
+
+Inference can run under ``torch.compile`` (``torch.compile(model.eval())``): the result equals
+eager mode (tested; the ``so3`` and ``tp`` calls run eagerly inside the compiled model). Training
+with force losses needs a double backward, which ``torch.compile`` does not support: train eagerly.
 """
 
 from .io import load, save
