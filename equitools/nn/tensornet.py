@@ -104,6 +104,9 @@ def edge_tensor_coefficients(r: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     return a, s
 
 
+PARTS = (1, 3, 5)  # sizes of the I, A, S parts in the compact layout
+
+
 class CompactTensors(nn.Module):
     """Conversions and operations on the compact ``(n, 9, C)`` I/A/S layout (orthonormal basis)."""
 
@@ -129,20 +132,20 @@ class CompactTensors(nn.Module):
     @staticmethod
     def part_norms2(x: torch.Tensor) -> torch.Tensor:
         """Squared norms of I, A, S per channel, ``(n, 3, C)``."""
-        w = x * x
-        return torch.stack([w[:, 0], w[:, 1:4].sum(1), w[:, 4:].sum(1)], dim=1)
+        return torch.stack([(p * p).sum(1) for p in torch.split(x, PARTS, dim=1)], dim=1)
 
     @staticmethod
     def scale_groups(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
         """``x`` ``(n, 9, C)`` times per-group factors ``f`` ``(n, 3, C)``."""
-        return torch.cat([x[:, :1] * f[:, 0:1], x[:, 1:4] * f[:, 1:2], x[:, 4:] * f[:, 2:3]], dim=1)
+        return torch.cat([p * g.unsqueeze(1) for p, g in zip(torch.split(x, PARTS, dim=1), f.unbind(1))], dim=1)
 
     @staticmethod
     def matmul(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
         """Per-channel matrix product of ``(n, 3, 3, C)`` tensors."""
-        out = X[:, :, 0:1] * Y[:, 0:1]
+        cols, rows = X.unbind(2), Y.unbind(1)  # (split/unbind: cheap backward, no zero-filled slices)
+        out = cols[0].unsqueeze(2) * rows[0].unsqueeze(1)
         for j in (1, 2):
-            out = out + X[:, :, j:j + 1] * Y[:, j:j + 1]
+            out = out + cols[j].unsqueeze(2) * rows[j].unsqueeze(1)
         return out
 
 
@@ -157,7 +160,8 @@ class IASLinear(nn.Module):
 
     def parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The mixed I ``(n, 1, C)``, A ``(n, 3, C)`` and S ``(n, 5, C)`` parts, separately."""
-        return self.linear_I(x[:, :1]), self.linear_A(x[:, 1:4]), self.linear_S(x[:, 4:])
+        I, A, S = torch.split(x, PARTS, dim=1)
+        return self.linear_I(I), self.linear_A(A), self.linear_S(S)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat(self.parts(x), dim=1)
@@ -187,12 +191,12 @@ class TensorEmbedding(nn.Module):
         w_i, w_j = self.emb2.weight[:, :C], self.emb2.weight[:, C:]
         Zij = (Z @ w_i.t()).index_select(0, dst) + (Z @ w_j.t() + self.emb2.bias).index_select(0, src)
         radial = (self.distance_proj(rbf) * cut.unsqueeze(-1)).view(-1, 3, C).index_select(0, graph.pair)
-        f = radial * Zij.unsqueeze(1)  # (E, 3, C): f_I, f_A, f_S per channel
+        f_I, f_A, f_S = (radial * Zij.unsqueeze(1)).unbind(1)  # (E, C) each
         a, s = edge_tensor_coefficients(graph.vec / graph.length.unsqueeze(-1))
         # Σ_j of the edge tensors, one scatter per part (no (E, 9, C) factor is formed)
-        X_I = f.new_zeros(n, 1, C).index_add(0, dst, f[:, 0:1]) * 3.0 ** 0.5  # I₀ = 1 → √3
-        X_A = f.new_zeros(n, 3, C).index_add(0, dst, a.unsqueeze(-1) * f[:, 1:2])
-        X_S = f.new_zeros(n, 5, C).index_add(0, dst, s.unsqueeze(-1) * f[:, 2:3])
+        X_I = f_I.new_zeros(n, C).index_add(0, dst, f_I).unsqueeze(1) * 3.0 ** 0.5  # I₀ = 1 → √3
+        X_A = f_A.new_zeros(n, 3, C).index_add(0, dst, a.unsqueeze(-1) * f_A.unsqueeze(1))
+        X_S = f_S.new_zeros(n, 5, C).index_add(0, dst, s.unsqueeze(-1) * f_S.unsqueeze(1))
         X = torch.cat([X_I, X_A, X_S], dim=1)
         norm = self.linears_scalar(self.init_norm(self.ops.norm2(X))).view(n, 3, C)
         return self.ops.scale_groups(self.linears_tensor(X), norm)
@@ -225,8 +229,8 @@ class TensorInteraction(nn.Module):
         parts = self.linears_in.parts(X)
         Y = torch.cat(parts, dim=1)
         # M_i = Σ_j f_I I_j + f_A A_j + f_S S_j, one gather-multiply-scatter per part
-        M = torch.cat([p.new_zeros(p.shape).index_add(0, dst, p.index_select(0, src) * f[:, g:g + 1])
-                       for g, p in enumerate(parts)], dim=1)
+        M = torch.cat([p.new_zeros(p.shape).index_add(0, dst, p.index_select(0, src) * fg.unsqueeze(1))
+                       for p, fg in zip(parts, f.unbind(1))], dim=1)
         Yf, Mf = ops.full(Y), ops.full(M)
         if self.equivariance_group == "O(3)":
             P = ops.compact(ops.matmul(Mf, Yf) + ops.matmul(Yf, Mf))
