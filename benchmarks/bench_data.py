@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    from equitools.data.atomic import atomic_write
+    from equitools.atomic import atomic_write
 
     atomic_write(args.out, lambda f: f.write(json.dumps(report, indent=1).encode()))
     print(table(rows))

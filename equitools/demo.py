@@ -71,7 +71,7 @@ def run_demo(output: Path, minutes: float = 3.0, quick: bool = False, seed: int 
     from equitools.calculators.plots import plot_md
     from equitools.train import load_datasets, predict, train
     from equitools.train.evaluate import error_metrics
-    from equitools.train.io import atomic_write_text
+    from equitools.atomic import atomic_write_text
     from equitools.train.plots import plot_parity
 
     config = demo_config(output, minutes, quick, seed, progress, threads)

@@ -9,7 +9,7 @@ import torch
 import equitools.data.rmd17 as rmd17_module
 from data_helpers import fake_frames, write_npz
 from equitools.data import read_rmd17
-from equitools.data.atomic import atomic_write
+from equitools.atomic import atomic_write
 from equitools.data.cache import cache_path, default_cache_dir
 
 

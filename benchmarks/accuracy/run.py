@@ -24,7 +24,7 @@ import torch
 
 from equitools.paths import PROJECT_ROOT, shared_data_dir
 from equitools.train import load_config, train
-from equitools.train.io import atomic_write_text
+from equitools.atomic import atomic_write_text
 from equitools.train.plots import pyplot, read_epoch_metrics, save_figure
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "accuracy.json"

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def simulate(args: argparse.Namespace) -> dict:
-    from equitools.train.io import atomic_write_text
+    from equitools.atomic import atomic_write_text
 
     from .ase import EquiCalculator
     from .md import run_md

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_write
+from ..atomic import atomic_write
 from .frames import Frames
 
 FORMAT_VERSION = 1

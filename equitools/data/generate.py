@@ -18,7 +18,7 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, ZeroRotation
 from tqdm import tqdm
 
-from .atomic import atomic_write
+from ..atomic import atomic_write
 from .units import KCAL_PER_MOL
 
 ALIASES = {"ethanol": "CH3CH2OH", "methanol": "CH3OH", "methane": "CH4", "water": "H2O", "ammonia": "NH3",

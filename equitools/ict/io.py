@@ -11,8 +11,6 @@ File layout (all arrays; ``allow_pickle`` is never needed):
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import __version__
+from ..atomic import atomic_write
 from .path_matrices import PathMatrices
 
 FORMAT = "equitools.path_matrices/1"
@@ -36,7 +35,6 @@ def _kind(pm: PathMatrices) -> str:
 
 def save(pm: PathMatrices, path) -> Path:
     """Write ``pm`` to ``path`` (``.npz``) atomically; returns the final path."""
-    path = Path(path)
     kind = _kind(pm)
     matrix = pm._matrix
     arrays = {"paths": np.array(pm.paths, dtype=np.int64)}
@@ -58,19 +56,7 @@ def save(pm: PathMatrices, path) -> Path:
         "irreps": pm.irreps,
     }
     arrays["metadata"] = np.array(json.dumps(metadata))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-    return path
+    return atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
 def load(path) -> PathMatrices:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .. import __version__
+from ..atomic import atomic_write
 from .potential import Potential
 from .registry import build
 
@@ -21,8 +21,6 @@ def save(model: Potential, path: str | os.PathLike) -> Path:
     """Write ``model`` to ``path`` atomically (temporary file in the same folder, then rename)."""
     if not isinstance(model, Potential):
         raise TypeError(f"save expects an equitools Potential, got {type(model).__name__}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -30,18 +28,7 @@ def save(model: Potential, path: str | os.PathLike) -> Path:
         "config": model.config,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda handle: torch.save(payload, handle))
 
 
 def load(path: str | os.PathLike, model: str | None = None, map_location: Any = "cpu") -> Potential:

@@ -39,7 +39,7 @@ def evaluate_files(args: argparse.Namespace) -> dict:
     from .checkpoint import load_potential
     from .data import SelectTarget
     from .evaluate import error_metrics, predict
-    from .io import atomic_write_text
+    from ..atomic import atomic_write_text
     from .plots import plot_parity
 
     model = load_potential(args.checkpoint, model=args.model)

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .io import atomic_write_text
+from ..atomic import atomic_write_text
 
 SCHEMA: dict[str, dict[str, Any]] = {
     "data": {

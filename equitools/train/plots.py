@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_write
+from ..atomic import atomic_write
 
 
 def pyplot():

@@ -28,7 +28,8 @@ from equitools.models import save
 from .checkpoint import check_compatible
 from .config import dump_config
 from .data import AtomsDataModule, load_datasets
-from .io import AtomicCheckpointIO, atomic_write_text
+from ..atomic import atomic_write_text
+from .io import AtomicCheckpointIO
 from .module import ForceFieldModule
 from .references import fit_reference_energies, readout_scale
 
