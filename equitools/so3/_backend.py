@@ -15,7 +15,8 @@ def like(array: np.ndarray, reference):
     if is_torch(reference):
         import torch
 
-        return torch.as_tensor(array, dtype=reference.dtype, device=reference.device)
+        # torch.tensor copies: the cached algebra arrays are read-only, which torch warns about
+        return torch.tensor(array, dtype=reference.dtype, device=reference.device)
     return np.asarray(array, dtype=np.result_type(reference.dtype, np.float64))
 
 
