@@ -17,15 +17,7 @@ from equitools.nn.radial import BesselBasis, ExpNormalBasis, GaussianBasis, radi
 from equitools.nn.scatter import scatter_mean, scatter_softmax, scatter_sum
 from equitools.testing import assert_close, random_orthogonal, random_rotation
 
-
-def float64(make):
-    """Build a module with float64 buffers (as ``models.build(..., dtype="float64")`` does)."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        return make()
-    finally:
-        torch.set_default_dtype(previous)
+from helpers import float64
 
 
 def test_expnormal_matches_formula():

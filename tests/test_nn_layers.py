@@ -15,14 +15,7 @@ from equitools.nn.tensornet import (CompactTensors, TensorInteraction, decompose
                                     edge_tensor_coefficients, vector_to_skew)
 from equitools.testing import assert_close, random_orthogonal, random_rotation
 
-
-def float64(make):
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        return make()
-    finally:
-        torch.set_default_dtype(previous)
+from helpers import float64
 
 
 def test_compact_tensors_are_the_iAS_decomposition():

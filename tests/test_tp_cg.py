@@ -9,20 +9,12 @@ from equitools.so3 import clebsch_gordan
 from equitools.testing import assert_close, assert_module_equivariant
 from equitools.tp import CGTensorProduct
 
+from helpers import one_torch_thread, random_float64 as _random  # noqa: F401 (fixture)
+
 F64 = dict(dtype=torch.float64)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread avoids thread start-up and contention costs on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _random(*shape, seed=0):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), **F64)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _sign(l1, l2, l3):

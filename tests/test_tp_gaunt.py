@@ -9,23 +9,15 @@ from equitools.so3 import bracket_factor, gaunt, gaunt_factor
 from equitools.testing import assert_close, assert_module_equivariant
 from equitools.tp import CGTensorProduct, GauntTensorProduct
 
+from helpers import one_torch_thread, random_float64 as _random  # noqa: F401 (fixture)
+
 METHODS = ("fourier", "grid", "dense")
 VARIANTS = {"fourier": dict(method="fourier"), "grid": dict(method="grid"), "grid_fft": dict(method="grid", phi_transform="fft"),
             "dense": dict(method="dense")}
 F64 = dict(dtype=torch.float64)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread avoids thread start-up and contention costs on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _random(*shape, seed=0):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), **F64)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _pseudo(L):
