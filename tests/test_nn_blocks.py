@@ -130,3 +130,27 @@ def test_edges_pairs_and_given_graph():
     assert bool((lo[first][pair] == lo).all())
     with pytest.raises(ValueError, match="edge_index"):
         build_edges(pos, 2.5, edge_index=torch.zeros(3, 4, dtype=torch.long))
+
+
+def test_pair_scaling_and_neighbour_sum_agree_on_mirrored_and_given_graphs():
+    torch.manual_seed(4)
+    pos = torch.randn(7, 3, dtype=torch.float64)
+    mirrored = build_edges(pos, 2.5)
+    given = build_edges(pos, 2.5, edge_index=mirrored.edge_index[:, torch.randperm(mirrored.edge_index.shape[1])])
+    assert mirrored.mirrored and not given.mirrored
+    src, dst = mirrored.edge_index
+    n_pairs = mirrored.pair_edge.shape[0]
+    w = torch.randn(n_pairs, 1, 4, dtype=torch.float64)
+    x = torch.randn(7, 3, 4, dtype=torch.float64)
+    # reference: the pair weight of atoms {a, b}, by the unordered pair
+    w_of = {frozenset((int(src[e]), int(dst[e]))): w[e] for e in range(n_pairs)}
+    expected = torch.zeros_like(x)
+    for j, i in zip(src.tolist(), dst.tolist()):
+        expected[i] += w_of[frozenset((i, j))] * x[j]
+    for graph in (mirrored, given):
+        w_graph = torch.stack([w_of[frozenset((int(graph.edge_index[0, e]), int(graph.edge_index[1, e])))]
+                               for e in graph.pair_edge.tolist()])
+        assert_close(graph.neighbour_sum(x, w_graph), expected, rtol=1e-14, what="neighbour sum")
+        edge_x = x.index_select(0, graph.edge_index[0])
+        assert_close(graph.scale_by_pair(edge_x, w_graph), edge_x * w_graph[graph.pair], rtol=0, atol=0,
+                     what="pair scaling")

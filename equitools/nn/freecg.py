@@ -117,9 +117,8 @@ class NeighborEmbedding(nn.Module):
         self.combine = nn.Linear(2 * hidden_channels, hidden_channels)
 
     def forward(self, z, x, graph: EdgeGraph, rbf_pair, cut_pair):
-        w = (self.distance_proj(rbf_pair) * cut_pair.unsqueeze(-1)).index_select(0, graph.pair)
-        msg = w * self.embedding(z).index_select(0, graph.edge_index[0])
-        neighbours = x.new_zeros(x.shape).index_add(0, graph.edge_index[1], msg)
+        w = self.distance_proj(rbf_pair) * cut_pair.unsqueeze(-1)  # per pair
+        neighbours = graph.neighbour_sum(self.embedding(z), w)
         return self.combine(torch.cat([x, neighbours], dim=-1))
 
 

@@ -190,8 +190,8 @@ class TensorEmbedding(nn.Module):
         # W (Z_i ‖ Z_j) = W_1 Z_i + W_2 Z_j: project per atom, gather per edge
         w_i, w_j = self.emb2.weight[:, :C], self.emb2.weight[:, C:]
         Zij = (Z @ w_i.t()).index_select(0, dst) + (Z @ w_j.t() + self.emb2.bias).index_select(0, src)
-        radial = (self.distance_proj(rbf) * cut.unsqueeze(-1)).view(-1, 3, C).index_select(0, graph.pair)
-        f_I, f_A, f_S = (radial * Zij.unsqueeze(1)).unbind(1)  # (E, C) each
+        radial = (self.distance_proj(rbf) * cut.unsqueeze(-1)).view(-1, 3, C)  # per pair
+        f_I, f_A, f_S = graph.scale_by_pair(Zij.unsqueeze(1), radial).unbind(1)  # (E, C) each
         a, s = edge_tensor_coefficients(graph.vec / graph.length.unsqueeze(-1))
         # Σ_j of the edge tensors, one scatter per part (no (E, 9, C) factor is formed)
         X_I = f_I.new_zeros(n, C).index_add(0, dst, f_I).unsqueeze(1) * 3.0 ** 0.5  # I₀ = 1 → √3
@@ -223,14 +223,12 @@ class TensorInteraction(nn.Module):
         C = self.hidden_channels
         n = X.shape[0]
         ops = self.ops
-        src, dst = graph.edge_index[0], graph.edge_index[1]
-        f = (self.linears_scalar(rbf) * cut.unsqueeze(-1)).view(-1, 3, C).index_select(0, graph.pair)
+        f = (self.linears_scalar(rbf) * cut.unsqueeze(-1)).view(-1, 3, C)  # per pair
         X = X / (ops.norm2(X) + 1.0).unsqueeze(1)
         parts = self.linears_in.parts(X)
         Y = torch.cat(parts, dim=1)
         # M_i = Σ_j f_I I_j + f_A A_j + f_S S_j, one gather-multiply-scatter per part
-        M = torch.cat([p.new_zeros(p.shape).index_add(0, dst, p.index_select(0, src) * fg.unsqueeze(1))
-                       for p, fg in zip(parts, f.unbind(1))], dim=1)
+        M = torch.cat([graph.neighbour_sum(p, fg.unsqueeze(1)) for p, fg in zip(parts, f.unbind(1))], dim=1)
         Yf, Mf = ops.full(Y), ops.full(M)
         if self.equivariance_group == "O(3)":
             P = ops.compact(ops.matmul(Mf, Yf) + ops.matmul(Yf, Mf))
