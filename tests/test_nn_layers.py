@@ -10,7 +10,7 @@ import torch
 from equitools import so3
 from equitools.nn.edges import build_edges
 from equitools.nn.escn import EdgeRotation, SO2Convolution, edge_frames
-from equitools.nn.freecg import GroupCGTransform
+from equitools.nn.freecg import FreeCGLayer, GroupCGTransform, _edge_harmonics
 from equitools.nn.tensornet import (CompactTensors, TensorInteraction, decompose_tensor,
                                     edge_tensor_coefficients, vector_to_skew)
 from equitools.testing import assert_close, random_orthogonal, random_rotation
@@ -124,3 +124,15 @@ def test_group_cg_transform_is_equivariant(paths, improper):
     a2[..., :K] += 1.0
     diff = (cg(a2, b) - cg(a, b)).abs().sum((0, 1))
     assert float(diff[K:].max()) == 0.0 and float(diff[:K].max()) > 0
+
+
+def test_freecg_rejected_dot_equals_the_dot_of_rejections():
+    torch.manual_seed(5)
+    d = _edge_harmonics(torch.randn(30, 3, dtype=torch.float64))
+    a, b = torch.randn(2, 30, 8, 4, dtype=torch.float64)
+    reject = lambda v: v - (v * d.unsqueeze(-1)).sum(1, keepdim=True) * d.unsqueeze(-1)
+    assert_close(FreeCGLayer.rejected_dot(a, b, d), (reject(a) * reject(b)).sum(1), rtol=1e-13, what="rejected dot")
+    d_half = 0.5 * d  # the identity holds for any d, not only |d|² = 2
+    reject_half = lambda v: v - (v * d_half.unsqueeze(-1)).sum(1, keepdim=True) * d_half.unsqueeze(-1)
+    assert_close(FreeCGLayer.rejected_dot(a, b, d_half), (reject_half(a) * reject_half(b)).sum(1), rtol=1e-13,
+                 what="rejected dot, |d| != 2")

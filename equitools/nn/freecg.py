@@ -19,7 +19,7 @@ invariant features ``f`` ``(E, C)`` and the harmonics ``d`` ``(E, 8)`` of the ed
   permutation-invariant function of its real edges; its C channels are split into G groups of
   K channels — the abstract edges of atom i — which may then be treated freely.
 * Group CG transform with sparse paths (FreeCG Sec. 4.3, eq. 9–11): inside each group g, a CG
-  tensor product (``equitools.tp.CGTensorProduct``, all K×K channel pairs) between the
+  tensor product (``equitools.tp.FullyConnectedCGProduct``, all K×K channel pairs) between the
   abstract edges and the atom's own features (W vec_i ⊙ o¹_i), with per-group weights
   W_g[path, u, v → w], over a sparse set of (l1, l2, l3) paths; added to the aggregated message.
 * Abstract-edge shuffling (FreeCG Sec. 4.3): the output channels of the group CG transform are
@@ -36,7 +36,9 @@ Choices where the paper is silent: "sparse" paths are the parity-allowed couplin
 channels by half a group (``K // 2``) per layer, so each group of the next layer sees two
 groups of this one. No self-loops (the published code adds them), no vector layer norm (the
 published default, ``vecnorm_type: none``). The group CG weights start small (std 0.1 /
-sqrt(K² · paths)) so that a fresh model is close to ViSNet.
+sqrt(K² · paths)) so that a fresh model is close to ViSNet; each path's K × K channel pairs are
+contracted with the weights without forming the outer product of all components, so the
+published size (32 groups × 8 channels, 9 layers) trains in a few GB.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import torch
 from torch import nn
 
 from .. import so3
-from ..tp import CGTensorProduct
+from ..tp import FullyConnectedCGProduct
 from .blocks import activation as make_activation
 from .cutoff import CosineCutoff
 from .edges import EdgeGraph
@@ -63,17 +65,12 @@ def _edge_harmonics(vec: torch.Tensor) -> torch.Tensor:
     return torch.cat([so3.spherical_harmonics(l, vec, normalization="norm") for l in (1, 2)], dim=-1)
 
 
-@torch.compiler.disable
-def _apply_tp(tp: nn.Module, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Run an ``equitools.tp`` product eagerly under ``torch.compile`` (sparse coupling matrix)."""
-    return tp(a, b)
-
-
 class GroupCGTransform(nn.Module):
     """The group CG transform: a CG tensor product inside each of G groups of K channels.
 
     ``a``, ``b``: ``(n, 8, G·K)`` (l = 1, 2 rows, channels last). Returns the same shape:
-    out[g, w] = Σ_paths Σ_{u,v} W[g, path, u, v, w] (a[g, u] ⊗ b[g, v])_{path}.
+    out[g, w] = Σ_paths Σ_{u,v} W[g, path, u, v, w] (a[g, u] ⊗ b[g, v])_{path}
+    (``equitools.tp.FullyConnectedCGProduct`` with one weight set per group).
     """
 
     def __init__(self, num_groups: int, group_size: int, paths: str = "sparse"):
@@ -82,29 +79,17 @@ class GroupCGTransform(nn.Module):
             raise ValueError(f"cg_paths must be 'sparse' or 'full', got {paths!r}")
         self.G, self.K = num_groups, group_size
         # "full" ignores parity: labelling both degrees even lets every triangle-allowed path through
-        irreps = f"{group_size}x1o+{group_size}x2e" if paths == "sparse" else f"{group_size}x1e+{group_size}x2e"
+        irreps = "1o+2e" if paths == "sparse" else "1e+2e"
         chosen = SPARSE_PATHS if paths == "sparse" else FULL_PATHS
-        # all channel pairs u ⊗ v: e3nn's "uvuv" (the outer mode), one output block per path
-        self.tp = CGTensorProduct(irreps, irreps, paths=chosen, channel_mode="outer")
-        self.blocks = [(p.l3, self.tp.irreps_out.slices()[p.i_out]) for p in self.tp.paths]
-        self.weight = nn.Parameter(
-            torch.randn(len(self.blocks), num_groups, group_size * group_size, group_size)
-            * (0.1 / math.sqrt(group_size * group_size * len(self.blocks))))
-
-    def _to_irreps(self, v: torch.Tensor) -> torch.Tensor:
-        n = v.shape[0]
-        v = v.view(n, 8, self.G, self.K).permute(0, 2, 3, 1)  # (n, G, K, 8)
-        return torch.cat([v[..., :3].reshape(n, self.G, 3 * self.K), v[..., 3:].reshape(n, self.G, 5 * self.K)], dim=-1)
+        self.tp = FullyConnectedCGProduct(irreps, irreps, group_size, group_size, group_size, paths=chosen,
+                                          weight_groups=(num_groups,))
+        with torch.no_grad():  # small at the start: a fresh model is close to ViSNet
+            self.tp.weight.mul_(0.1 / math.sqrt(len(chosen)))
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         n = a.shape[0]
-        y = _apply_tp(self.tp, self._to_irreps(a), self._to_irreps(b))  # (n, G, Σ_paths K² (2 l3 + 1))
-        out = {1: a.new_zeros(n, self.G, self.K, 3), 2: a.new_zeros(n, self.G, self.K, 5)}
-        for k, (l3, block) in enumerate(self.blocks):
-            part = y[..., block].reshape(n, self.G, self.K * self.K, 2 * l3 + 1)
-            out[l3] = out[l3] + torch.einsum("ngpm,gpk->ngkm", part, self.weight[k])
-        full = torch.cat([out[1], out[2]], dim=-1)  # (n, G, K, 8)
-        return full.permute(0, 3, 1, 2).reshape(n, 8, self.G * self.K)
+        grouped = [v.view(n, 8, self.G, self.K).permute(0, 2, 3, 1) for v in (a, b)]  # (n, G, K, 8)
+        return self.tp(*grouped).permute(0, 3, 1, 2).reshape(n, 8, self.G * self.K)
 
 
 class NeighborEmbedding(nn.Module):
@@ -161,9 +146,16 @@ class FreeCGLayer(nn.Module):
         nn.init.xavier_uniform_(self.vec_proj.weight)
 
     @staticmethod
-    def _reject(vec: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-        """Remove the component along the edge harmonics d ``(E, 8)`` from ``vec`` ``(E, 8, C)``."""
-        return vec - (vec * d.unsqueeze(-1)).sum(1, keepdim=True) * d.unsqueeze(-1)
+    def rejected_dot(a: torch.Tensor, b: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        """ViSNet's ⟨rej_d(a), rej_d(b)⟩ over the 8 rows, ``(E, C)``, for a, b ``(E, 8, C)``.
+
+        rej_d(v) = v - (v·d) d; with d unit per degree (|d|² = 2) the cross terms cancel:
+        ⟨a - αd, b - βd⟩ = a·b - 2αβ + αβ|d|² = a·b + αβ(|d|² - 2). Evaluated in that form,
+        without forming the rejected (E, 8, C) tensors.
+        """
+        alpha = (a * d.unsqueeze(-1)).sum(1)
+        beta = (b * d.unsqueeze(-1)).sum(1)
+        return (a * b).sum(1) + alpha * beta * ((d * d).sum(1, keepdim=True) - 2.0)
 
     def forward(self, x, vec, f, graph: EdgeGraph, d, cut):
         n, C, H, Dh = x.shape[0], self.C, self.heads, self.head_dim
@@ -195,9 +187,9 @@ class FreeCGLayer(nn.Module):
         dvec = dvec + vec_agg
         if self.last_layer:
             return dx, dvec, None
-        w1 = self._reject(self.w_trg_proj(vec).index_select(0, dst), d)
-        w2 = self._reject(self.w_src_proj(vec).index_select(0, src), d)
-        df = self.act(self.f_proj(f)) * (w1 * w2).sum(1)
+        w1 = self.w_trg_proj(vec).index_select(0, dst)
+        w2 = self.w_src_proj(vec).index_select(0, src)
+        df = self.act(self.f_proj(f)) * self.rejected_dot(w1, w2, d)
         return dx, dvec, df
 
 

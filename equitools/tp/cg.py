@@ -44,6 +44,25 @@ def _select(paths, ir1: o3.Irrep, ir2: o3.Irrep, ir3: o3.Irrep, used: set) -> bo
     return hit
 
 
+
+def allowed_paths(irreps_in1: o3.Irreps, irreps_in2: o3.Irreps, paths=None) -> list:
+    """``(i_in1, i_in2, ir1, ir2, ir3)`` for every coupling ir1 ⊗ ir2 → ir3 that ``paths`` asks for.
+
+    ``paths``: None (all) or ``(l1, l2, l3)`` / ``("1o", "1o", "2e")`` triples; a requested path
+    that the triangle rule or parity forbids is a ``ValueError``.
+    """
+    requested = None if paths is None else [tuple(p) for p in paths]
+    if requested is not None and any(len(p) != 3 for p in requested):
+        raise ValueError(f"paths must be (l1, l2, l3) or (ir1, ir2, ir3) triples, got {paths!r}")
+    used: set = set()
+    found = [(i1, i2, ir1, ir2, ir3)
+             for i1, (_, ir1) in enumerate(irreps_in1) for i2, (_, ir2) in enumerate(irreps_in2)
+             for ir3 in ir1 * ir2 if _select(requested, ir1, ir2, ir3, used)]
+    if requested is not None and len(used) < len(requested):
+        missing = [requested[k] for k in range(len(requested)) if k not in used]
+        raise ValueError(f"paths {missing} are not allowed for {irreps_in1} ⊗ {irreps_in2} (triangle rule or parity)")
+    return found
+
 class CGTensorProduct(torch.nn.Module):
     """Sparse Clebsch–Gordan tensor product of two irreps features.
 
@@ -136,28 +155,18 @@ class CGTensorProduct(torch.nn.Module):
         return max(m1, m2)
 
     def _find_paths(self, irreps_out, paths, out_mul) -> list:
-        requested = None if paths is None else [tuple(p) for p in paths]
-        if requested is not None and any(len(p) != 3 for p in requested):
-            raise ValueError(f"paths must be (l1, l2, l3) or (ir1, ir2, ir3) triples, got {paths!r}")
-        used: set = set()
         found, blocks = [], []
         out = None if irreps_out is None else as_irreps(irreps_out, "irreps_out")
-        for i1, (mul1, ir1) in enumerate(self.irreps_in1):
-            for i2, (mul2, ir2) in enumerate(self.irreps_in2):
-                for ir3 in ir1 * ir2:
-                    if not _select(requested, ir1, ir2, ir3, used):
-                        continue
-                    if out is None:
-                        blocks.append((out_mul(mul1, mul2), ir3))
-                        found.append(Path(i1, i2, len(blocks) - 1, ir1.l, ir2.l, ir3.l))
-                        continue
-                    for i3, (mul3, ir_o) in enumerate(out):
-                        if ir_o == ir3:
-                            self._check_mul(mul3, out_mul(mul1, mul2), (i1, i2, i3))
-                            found.append(Path(i1, i2, i3, ir1.l, ir2.l, ir3.l))
-        if requested is not None and len(used) < len(requested):
-            missing = [requested[k] for k in range(len(requested)) if k not in used]
-            raise ValueError(f"paths {missing} are not allowed for {self.irreps_in1} ⊗ {self.irreps_in2} (triangle rule or parity)")
+        for i1, i2, ir1, ir2, ir3 in allowed_paths(self.irreps_in1, self.irreps_in2, paths):
+            mul1, mul2 = self.irreps_in1[i1].mul, self.irreps_in2[i2].mul
+            if out is None:
+                blocks.append((out_mul(mul1, mul2), ir3))
+                found.append(Path(i1, i2, len(blocks) - 1, ir1.l, ir2.l, ir3.l))
+                continue
+            for i3, (mul3, ir_o) in enumerate(out):
+                if ir_o == ir3:
+                    self._check_mul(mul3, out_mul(mul1, mul2), (i1, i2, i3))
+                    found.append(Path(i1, i2, i3, ir1.l, ir2.l, ir3.l))
         if out is None:
             out, permutation, _ = o3.Irreps(blocks).sort()
             found = [p._replace(i_out=permutation[p.i_out]) for p in found]

@@ -1,0 +1,122 @@
+"""Fully connected Clebsch–Gordan tensor product on channel-axis features (e3nn's "uvw" mode).
+
+For inputs with channels on their own axis, x1 ``(..., U, dim1)`` and x2 ``(..., V, dim2)``
+(irreps of multiplicity 1 each, e.g. "1o+2e"), and each path p = (l1, l2 → l3),
+
+    out[..., w, l3] = Σ_p n_p Σ_{u,v} W_p[u, v, w] Σ_{m1 m2} C(l1, l2, l3)[m1, m2, :] x1[..., u, l1][m1] x2[..., v, l2][m2]
+
+with C the library's orthonormal real CG tensor and n_p = 1/sqrt(number of paths into l3).
+Each path is evaluated as three small contractions — x1 with C, then with x2 (a ``(U, V, 2 l3 + 1)``
+intermediate per sample), then with W_p — so nothing of size (U · dim1) × (V · dim2) (the outer
+product of all components) is ever formed: memory per sample is O(U V (2 l3 + 1)) per path.
+
+The weights may differ per *group*: ``weight_groups = (G,)`` gives W of shape
+``(G, n_paths, U, V, W)``, broadcast against the trailing batch dims of the inputs
+``(..., G, U, dim)`` — the group CG transform of FreeCG (arXiv:2407.02263, eq. 9–11).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from e3nn import o3
+
+from ..so3 import clebsch_gordan
+from .cg import Path, allowed_paths
+from .irreps import as_irreps
+
+
+class FullyConnectedCGProduct(torch.nn.Module):
+    """``out = Σ_paths W_p · CG(x1, x2)_p`` with a full U × V → W channel mixing per path.
+
+    Args:
+        irreps_in1, irreps_in2: irreps of one channel, multiplicity 1 each ("1o+2e").
+        channels_in1, channels_in2, channels_out: U, V and W.
+        paths: the ``(l1, l2, l3)`` or ``(ir1, ir2, ir3)`` couplings to use (None: all allowed).
+        weight_groups: leading shape of the weights, broadcast against the trailing batch dims of
+            x1 and x2 (``(G,)`` for one weight set per group; ``()`` for shared weights).
+        internal_weights: weights as a parameter (initialised with std 1/sqrt(U V)); otherwise
+            ``forward`` takes ``weight`` of shape ``(*weight_groups, n_paths, U, V, W)``.
+
+    Shapes: x1 ``(..., U, dim1)``, x2 ``(..., V, dim2)`` → ``(..., W, irreps_out.dim)``;
+    ``irreps_out`` holds every output irrep a path reaches, once, sorted.
+    """
+
+    def __init__(self, irreps_in1, irreps_in2, channels_in1: int, channels_in2: int, channels_out: int,
+                 paths=None, weight_groups: tuple[int, ...] = (), internal_weights: bool = True,
+                 path_normalization: bool = True):
+        super().__init__()
+        self.irreps_in1 = _single(as_irreps(irreps_in1, "irreps_in1"), "irreps_in1")
+        self.irreps_in2 = _single(as_irreps(irreps_in2, "irreps_in2"), "irreps_in2")
+        for name, value in (("channels_in1", channels_in1), ("channels_in2", channels_in2), ("channels_out", channels_out)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.channels = (channels_in1, channels_in2, channels_out)
+        self._paths, self.irreps_out = self._find_paths(paths)
+        self.weight_shape = tuple(weight_groups) + (len(self._paths), channels_in1, channels_in2, channels_out)
+        fan_in = np.bincount([p.i_out for p in self._paths], minlength=len(self.irreps_out))
+        slices1, slices2 = self.irreps_in1.slices(), self.irreps_in2.slices()
+        self._slices = [(slices1[p.i_in1], slices2[p.i_in2]) for p in self._paths]
+        self._dims = (self.irreps_in1.dim, self.irreps_in2.dim)  # (forward reads no e3nn objects: torch.compile)
+        self._path_outputs = tuple(p.i_out for p in self._paths)
+        self._n_out = len(self.irreps_out)
+        for k, p in enumerate(self._paths):
+            scale = 1.0 / math.sqrt(fan_in[p.i_out]) if path_normalization else 1.0
+            # float64 (cast at use), so that .double() of a module built in float32 stays exact
+            self.register_buffer(f"cg{k}", torch.tensor(clebsch_gordan(p.l1, p.l2, p.l3) * scale), persistent=False)
+        self.internal_weights = internal_weights
+        if internal_weights:
+            self.weight = torch.nn.Parameter(torch.randn(self.weight_shape) / math.sqrt(channels_in1 * channels_in2))
+
+    def _find_paths(self, paths) -> tuple[tuple[Path, ...], o3.Irreps]:
+        found = allowed_paths(self.irreps_in1, self.irreps_in2, paths)
+        if not found:
+            raise ValueError(f"no allowed path from {self.irreps_in1} ⊗ {self.irreps_in2}")
+        out = o3.Irreps(sorted({(1, ir3) for *_, ir3 in found}, key=lambda m: m[1]))
+        index = {ir: i for i, (_, ir) in enumerate(out)}
+        return tuple(Path(i1, i2, index[ir3], ir1.l, ir2.l, ir3.l) for i1, i2, ir1, ir2, ir3 in found), out
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """The paths, in weight order: ``Path(i_in1, i_in2, i_out, l1, l2, l3)``."""
+        return self._paths
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        U, V, W = self.channels
+        _check_input(x1, U, self._dims[0], "x1")
+        _check_input(x2, V, self._dims[1], "x2")
+        if x1.dtype != x2.dtype:
+            raise TypeError(f"x1 and x2 have different dtypes ({x1.dtype}, {x2.dtype})")
+        weight = self._weight(weight)
+        blocks: list[torch.Tensor | None] = [None] * self._n_out
+        for k, (i_out, (s1, s2)) in enumerate(zip(self._path_outputs, self._slices)):
+            coupled = torch.einsum("...ui,ijk->...ujk", x1[..., s1], getattr(self, f"cg{k}").to(x1.dtype))
+            pairs = torch.einsum("...ujk,...vj->...uvk", coupled, x2[..., s2])  # (..., U, V, 2 l3 + 1)
+            y = torch.einsum("...uvk,...uvw->...wk", pairs, weight[..., k, :, :, :])
+            blocks[i_out] = y if blocks[i_out] is None else blocks[i_out] + y
+        return torch.cat(blocks, dim=-1)
+
+    def _weight(self, weight: torch.Tensor | None) -> torch.Tensor:
+        if self.internal_weights:
+            if weight is not None:
+                raise ValueError("this product owns its weights (internal_weights=True); do not pass weight")
+            return self.weight
+        if weight is None or tuple(weight.shape) != self.weight_shape:
+            got = None if weight is None else tuple(weight.shape)
+            raise ValueError(f"weight of shape {self.weight_shape} is required, got {got}")
+        return weight
+
+
+def _single(irreps: o3.Irreps, name: str) -> o3.Irreps:
+    if any(mul != 1 for mul, _ in irreps):
+        raise ValueError(f"{name} = {irreps}: give one channel's irreps (multiplicity 1); channels are an axis")
+    return irreps
+
+
+def _check_input(x: torch.Tensor, channels: int, dim: int, name: str) -> None:
+    if not torch.is_tensor(x) or not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor")
+    if x.dim() < 2 or x.shape[-2:] != (channels, dim):
+        raise ValueError(f"{name} has shape {tuple(x.shape)}; expected (..., {channels}, {dim})")
