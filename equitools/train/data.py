@@ -21,6 +21,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from torch_geometric.data import Data
+from torch.utils.data import DistributedSampler
 from torch_geometric.loader import DataLoader
 
 from equitools import data as datasets
@@ -128,9 +129,28 @@ def _existing(path) -> Path:
     return path
 
 
+class EvaluationSampler(DistributedSampler):
+    """Every frame exactly once across the processes (rank r takes frames r, r + W, ...).
+
+    Lightning's own distributed sampler pads the data set to a multiple of the world size, so
+    validation and test metrics would count some frames twice; this one does not pad (ranks may
+    get one frame more or less), and being a ``DistributedSampler`` Lightning leaves it in place.
+    """
+
+    def __init__(self, dataset):
+        super().__init__(dataset, shuffle=False, drop_last=False)
+        self.indices = list(range(self.rank, len(dataset), self.num_replicas))
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
 class AtomsDataModule(pl.LightningDataModule):
-    """Batches of the train/val/test views (``torch_geometric`` ``DataLoader``; Lightning adds
-    the distributed sampler under DDP)."""
+    """Batches of the train/val/test views (``torch_geometric`` ``DataLoader``). Under DDP
+    Lightning shards the training set; validation and test use :class:`EvaluationSampler`."""
 
     def __init__(self, splits: dict[str, Any], batch_size: int, val_batch_size: int, num_workers: int = 0,
                  seed: int = 0):
@@ -147,7 +167,12 @@ class AtomsDataModule(pl.LightningDataModule):
                           num_workers=self.num_workers, generator=generator)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.splits["val"], batch_size=self.val_batch_size, num_workers=self.num_workers)
+        return self._evaluation_loader(self.splits["val"])
 
     def test_dataloader(self) -> DataLoader:
-        return DataLoader(self.splits["test"], batch_size=self.val_batch_size, num_workers=self.num_workers)
+        return self._evaluation_loader(self.splits["test"])
+
+    def _evaluation_loader(self, dataset) -> DataLoader:
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        return DataLoader(dataset, batch_size=self.val_batch_size, num_workers=self.num_workers,
+                          sampler=EvaluationSampler(dataset) if distributed else None)
