@@ -17,8 +17,11 @@ class EquiCalculator(Calculator):
     (eV/Å³, ASE's Voigt order) of an equitools potential.
 
     model: a :class:`~equitools.models.Potential` or a path (exported ``model.pt``, a run folder
-    or a training ``.ckpt``). The neighbour graph is the model's own within its cutoff (molecules;
-    periodic images are not added, so the stress of a periodic cell is that of the atoms in it).
+    or a training ``.ckpt``). The neighbour graph is the model's own within its cutoff, with the
+    periodic images along the directions where ``atoms.pbc`` is true (any cutoff, any cell shape;
+    a periodic structure needs a non-singular cell). The stress is ``(1/V) ∂E/∂ε`` with the cell
+    strained with the atoms: the true stress of a periodic crystal; without periodic directions
+    the cell only sets the volume V.
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
@@ -39,9 +42,9 @@ class EquiCalculator(Calculator):
         if want_stress and not self.atoms.cell.rank == 3:
             raise ValueError("stress needs a 3D cell: this structure has none (set atoms.cell)")
         data = Data(z=torch.as_tensor(self.atoms.numbers, dtype=torch.long, device=self.device),
-                    pos=torch.as_tensor(self.atoms.positions, dtype=self.dtype, device=self.device))
-        if want_stress:
-            data.cell = torch.as_tensor(np.asarray(self.atoms.cell), dtype=self.dtype, device=self.device)
+                    pos=torch.as_tensor(self.atoms.positions, dtype=self.dtype, device=self.device),
+                    cell=torch.as_tensor(self.atoms.cell.array, dtype=self.dtype, device=self.device).unsqueeze(0),
+                    pbc=torch.as_tensor(self.atoms.pbc, dtype=torch.bool, device=self.device).unsqueeze(0))
         out = self.model(data, compute_forces=True, compute_stress=want_stress)
         energy = float(out["energy"].detach().double().sum())
         self.results = {"energy": energy, "free_energy": energy,

@@ -14,7 +14,7 @@ from .dataset import AtomsDataset
 from .errors import DataFormatError
 from .extxyz import ExtXYZ
 from .frames import Frames
-from .graphs import RadiusGraph, edge_vectors, periodic_radius_graph
+from .graphs import RadiusGraph, edge_vectors, periodic_neighbour_list
 from .md17 import MD17, read_md17
 from .qm9 import QM9
 from .rmd17 import RMD17, official_split, read_rmd17
@@ -36,5 +36,5 @@ def embedded(name: str = "ethanol_xtb_500K", **options) -> AtomsDataset:
 __all__ = [
     "AtomsDataset", "DataFormatError", "ExtXYZ", "Frames", "MD17", "QM9", "RMD17", "RadiusGraph",
     "EMBEDDED", "HARTREE", "KCAL_PER_MOL", "default_cache_dir", "edge_vectors", "embedded", "official_split",
-    "periodic_radius_graph", "random_split", "read_index_file", "read_md17", "read_rmd17", "split_dataset",
+    "periodic_neighbour_list", "random_split", "read_index_file", "read_md17", "read_rmd17", "split_dataset",
 ]

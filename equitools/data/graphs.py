@@ -15,9 +15,11 @@ from torch_geometric.data import Data
 from equitools.nn.graph import radius_graph
 
 
-def periodic_radius_graph(pos: torch.Tensor, cell: torch.Tensor, pbc: torch.Tensor, cutoff: float,
+def periodic_neighbour_list(pos: torch.Tensor, cell: torch.Tensor, pbc: torch.Tensor, cutoff: float,
                           loop: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """All (source, target, image) pairs of one structure closer than ``cutoff`` (Å).
+    """All (source, target, image) pairs of one structure closer than ``cutoff`` (Å), by ``vesin``'s
+    cell lists (linear in the number of atoms: for preprocessing large structures; the models'
+    own graph is :func:`equitools.nn.graph.periodic_radius_graph`, differentiable in the cell).
 
     pos ``(n, 3)`` Å, cell ``(3, 3)`` rows = lattice vectors (Å), pbc ``(3,)`` bool.
     Returns edge_index ``(2, E)`` long (sorted by target, then source) and cell_shift ``(E, 3)``
@@ -76,7 +78,7 @@ class RadiusGraph:
         edges, shifts = [], []
         for k in range(pbc.shape[0]):
             a, b = int(ptr[k]), int(ptr[k + 1])
-            edge_index, shift = periodic_radius_graph(pos[a:b], cells[k], pbc[k], self.cutoff, self.loop)
+            edge_index, shift = periodic_neighbour_list(pos[a:b], cells[k], pbc[k], self.cutoff, self.loop)
             edges.append(edge_index + a)
             shifts.append(shift)
         data.edge_index = torch.cat(edges, dim=1)

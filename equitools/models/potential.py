@@ -2,8 +2,8 @@
 
 E = Σ_atoms (scale · readout(h_i) + shift + E_ref[z_i]); forces = -∂E/∂pos by autograd
 (with ``create_graph`` while training, so force losses train the parameters); stress =
-(1/V) ∂E/∂ε under a homogeneous strain ε of the positions (non-periodic graph: the cell only
-sets the volume).
+(1/V) ∂E/∂ε under a homogeneous strain ε of the positions and the cell (cell' = cell (I + ε)), so
+periodic images strain with the atoms; without periodic directions the cell only sets the volume.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from torch import nn
 
 from ..nn.blocks import MLP
 from ..nn.edges import build_edges
+from ..nn.graph import cells_per_structure
 
 
 class Potential(nn.Module):
@@ -22,8 +23,12 @@ class Potential(nn.Module):
 
     Call as ``model(batch)`` with a ``torch_geometric`` ``Data``/``Batch`` holding ``z`` (long),
     ``pos`` (Å) and, for several structures, ``batch``; optional ``edge_index`` (else built from
-    the cutoff) and ``cell`` (for stress). Returns ``{"energy": (n_graphs,), "forces": (n_atoms, 3)}``
-    in eV and eV/Å, plus ``"stress"`` ``(n_graphs, 3, 3)`` (eV/Å³) when asked for.
+    the cutoff), ``cell`` (Å, rows = lattice vectors; ``(n_graphs, 3, 3)`` or ``(n_graphs * 3, 3)``,
+    needed for stress) and ``pbc`` (bool, ``(n_graphs, 3)`` or flat). When any pbc is true, periodic
+    images within the cutoff are neighbours; a given ``edge_index`` then needs its integer image
+    shifts ``cell_shift`` ``(n_edges, 3)`` (as made by :class:`~equitools.data.RadiusGraph`), else
+    ValueError. Returns ``{"energy": (n_graphs,), "forces": (n_atoms, 3)}`` in eV and eV/Å, plus
+    ``"stress"`` ``(n_graphs, 3, 3)`` (eV/Å³) when asked for.
     """
 
     def __init__(self, representation: nn.Module, config: dict[str, Any], max_z: int = 100,
@@ -49,13 +54,17 @@ class Potential(nn.Module):
         batch = getattr(data, "batch", None)
         edge_index = getattr(data, "edge_index", None)
         num_graphs = getattr(data, "num_graphs", None)
-        cell = getattr(data, "cell", None) if compute_stress else None
-        return self.compute(z, pos, batch, num_graphs, edge_index, cell, compute_forces, compute_stress, create_graph)
+        cell = getattr(data, "cell", None)
+        pbc = getattr(data, "pbc", None)
+        cell_shift = getattr(data, "cell_shift", None)
+        return self.compute(z, pos, batch, num_graphs, edge_index, cell, compute_forces, compute_stress, create_graph,
+                            pbc=pbc, cell_shift=cell_shift)
 
     def compute(self, z: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor | None = None,
                 num_graphs: int | None = None, edge_index: torch.Tensor | None = None,
                 cell: torch.Tensor | None = None, compute_forces: bool = True, compute_stress: bool = False,
-                create_graph: bool | None = None) -> dict[str, torch.Tensor]:
+                create_graph: bool | None = None, pbc: torch.Tensor | None = None,
+                cell_shift: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The same as ``forward`` on plain tensors."""
         if z.dim() != 1 or pos.shape != (z.shape[0], 3):
             raise ValueError(f"expected z (n_atoms,) and pos (n_atoms, 3), got {tuple(z.shape)} and {tuple(pos.shape)}")
@@ -73,15 +82,23 @@ class Potential(nn.Module):
         need_grad = compute_forces or compute_stress
         if need_grad and not pos.requires_grad:
             pos = pos.detach().clone().requires_grad_(True)
+        periodic = pbc is not None and bool(pbc.any())
+        if periodic and cell is None:
+            raise ValueError("periodic structures (pbc set) need a cell: the batch has no 'cell' attribute")
+        if compute_stress and cell is None:
+            raise ValueError("stress needs a cell: the batch has no 'cell' attribute")
+        cell = cells_per_structure(cell).to(pos.dtype) if periodic or compute_stress else None
+        lattice = cell  # the cell the graph sees: strained with the atoms for stress
         strain = None
         if compute_stress:
-            if cell is None:
-                raise ValueError("stress needs a cell: the batch has no 'cell' attribute")
-            cell = cell.view(-1, 3, 3).to(pos.dtype)
             strain = torch.zeros(num_graphs, 3, 3, dtype=pos.dtype, device=pos.device, requires_grad=True)
             sym = 0.5 * (strain + strain.transpose(1, 2))
             pos = pos + torch.einsum("ni,nij->nj", pos, sym.index_select(0, batch))
-        graph = build_edges(pos, self.cutoff, batch, edge_index)
+            lattice = cell + torch.bmm(cell, sym)
+        if periodic:
+            graph = build_edges(pos, self.cutoff, batch, edge_index, lattice, pbc, cell_shift)
+        else:
+            graph = build_edges(pos, self.cutoff, batch, edge_index)
         h = self.representation(z, graph)
         atom_energy = (self.readout(h).squeeze(-1) * self.energy_scale + self.energy_shift
                        + self.atomic_energies.index_select(0, z))
