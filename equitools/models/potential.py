@@ -1,9 +1,17 @@
 """A potential: a representation (TensorNet, eSCN, FreeCG) + an atomic-energy readout.
 
-E = Σ_atoms (scale · readout(h_i) + shift + E_ref[z_i]); forces = -∂E/∂pos by autograd
+E = Σ_atoms (scale · readout(h_i) + shift + E_ref[z_i]), summed in float64 (the per-element
+reference energies are kept in float64 whatever the model's dtype, so a total of -10⁴ eV keeps
+its sub-meV digits); forces = -∂E/∂pos by autograd
 (with ``create_graph`` while training, so force losses train the parameters); stress =
 (1/V) ∂E/∂ε under a homogeneous strain ε of the positions and the cell (cell' = cell (I + ε)), so
 periodic images strain with the atoms; without periodic directions the cell only sets the volume.
+
+Other readouts for molecular properties (the ``readout`` config key): "mean", the average of the
+atomic contributions (an intensive property); "dipole", |μ| with μ = Σ_i q_i r_i and atomic
+charges q_i = a_i - mean_structure(a) that sum to zero, so μ does not depend on the origin (the
+dipole head of TorchMD-ET, Thölke & De Fabritiis, ICLR 2022). Both report the property as
+``"energy"`` (the learnt target) and take no reference energies.
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ from ..nn.blocks import MLP
 from ..nn.edges import build_edges
 from ..nn.graph import cells_per_structure
 
+READOUTS = ("sum", "mean", "dipole")
+
 
 class Potential(nn.Module):
     """Energy, forces and (optionally) stress of batches of structures.
@@ -28,18 +38,26 @@ class Potential(nn.Module):
     images within the cutoff are neighbours; a given ``edge_index`` then needs its integer image
     shifts ``cell_shift`` ``(n_edges, 3)`` (as made by :class:`~equitools.data.RadiusGraph`), else
     ValueError. Returns ``{"energy": (n_graphs,), "forces": (n_atoms, 3)}`` in eV and eV/Å, plus
-    ``"stress"`` ``(n_graphs, 3, 3)`` (eV/Å³) when asked for.
+    ``"stress"`` ``(n_graphs, 3, 3)`` (eV/Å³) when asked for; energies are float64. With the
+    "dipole" readout also ``"dipole"`` ``(n_graphs, 3)`` and ``"charges"`` ``(n_atoms,)``.
     """
 
     def __init__(self, representation: nn.Module, config: dict[str, Any], max_z: int = 100,
-                 atomic_energies: Any = None, energy_scale: float = 1.0, energy_shift: float = 0.0):
+                 atomic_energies: Any = None, energy_scale: float = 1.0, energy_shift: float = 0.0,
+                 readout: str = "sum"):
         super().__init__()
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {list(READOUTS)}, got {readout!r}")
+        references = _reference_energies(atomic_energies, max_z)
+        if readout != "sum" and bool(references.any()):
+            raise ValueError(f"per-element reference energies (atomic_energies) need the 'sum' readout, not {readout!r}")
+        self.readout_mode = readout
         self.config = dict(config)
         self.representation = representation
         self.cutoff = float(representation.cutoff)
         width = representation.num_features
         self.readout = MLP([width, max(width // 2, 1), 1], act="silu")
-        self.register_buffer("atomic_energies", _reference_energies(atomic_energies, max_z))
+        self.register_buffer("atomic_energies", references)
         self.register_buffer("energy_scale", torch.tensor(float(energy_scale)))
         self.register_buffer("energy_shift", torch.tensor(float(energy_shift)))
 
@@ -100,10 +118,9 @@ class Potential(nn.Module):
         else:
             graph = build_edges(pos, self.cutoff, batch, edge_index)
         h = self.representation(z, graph)
-        atom_energy = (self.readout(h).squeeze(-1) * self.energy_scale + self.energy_shift
-                       + self.atomic_energies.index_select(0, z))
-        energy = atom_energy.new_zeros(num_graphs).index_add(0, batch, atom_energy)
-        out = {"energy": energy, "node_energy": atom_energy}
+        atomic = self.readout(h).squeeze(-1) * self.energy_scale + self.energy_shift
+        out = self._reduce(atomic, z, pos, batch, num_graphs)
+        energy = out["energy"]
         if need_grad:
             inputs = [pos] if strain is None else [pos, strain]
             grads = torch.autograd.grad([energy.sum()], inputs, create_graph=create_graph, allow_unused=True)
@@ -115,12 +132,36 @@ class Potential(nn.Module):
                 out["stress"] = g / volume
         return out
 
+    def _reduce(self, atomic: torch.Tensor, z: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor,
+                num_graphs: int) -> dict[str, torch.Tensor]:
+        """Per-structure outputs (float64) from the atomic contributions ``(n_atoms,)``."""
+        def per_structure(values: torch.Tensor) -> torch.Tensor:
+            return values.new_zeros((num_graphs,) + values.shape[1:]).index_add(0, batch, values)
+
+        if self.readout_mode == "sum":
+            node_energy = atomic.double() + self.atomic_energies.index_select(0, z)
+            return {"energy": per_structure(node_energy), "node_energy": node_energy}
+        atomic = atomic.double()
+        n_atoms = per_structure(torch.ones_like(atomic)).clamp(min=1.0)
+        if self.readout_mode == "mean":
+            return {"energy": per_structure(atomic) / n_atoms, "node_energy": atomic}
+        charges = atomic - (per_structure(atomic) / n_atoms).index_select(0, batch)
+        dipole = per_structure(charges.unsqueeze(-1) * pos.double())
+        return {"energy": torch.linalg.vector_norm(dipole, dim=-1), "dipole": dipole, "charges": charges}
+
+    def _apply(self, fn, recurse: bool = True):
+        """As ``nn.Module._apply``, but the reference energies stay float64 (only their device moves)."""
+        references = self._buffers["atomic_energies"]
+        super()._apply(fn, recurse)
+        self._buffers["atomic_energies"] = references.to(self._buffers["energy_scale"].device)
+        return self
+
 
 def _reference_energies(values: Any, max_z: int) -> torch.Tensor:
-    """Per-element reference energies as a ``(max_z + 1,)`` tensor from a dict {z: E}, a list or None."""
+    """Per-element reference energies ``(max_z + 1,)`` float64 from a dict {z: E}, a list or None."""
     out = torch.zeros(max_z + 1, dtype=torch.float64)
     if values is None:
-        return out.to(torch.get_default_dtype())
+        return out
     if isinstance(values, dict):
         items = [(int(k), float(v)) for k, v in values.items()]
     else:
@@ -129,4 +170,4 @@ def _reference_energies(values: Any, max_z: int) -> torch.Tensor:
         if not 0 <= k <= max_z:
             raise ValueError(f"atomic_energies: element {k} outside 0..max_z={max_z}")
         out[k] = v
-    return out.to(torch.get_default_dtype())
+    return out

@@ -14,6 +14,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "atomic_energies": None,  # per-element reference energies (eV): {z: E} or a list indexed by z
     "energy_scale": 1.0,  # atomic energy = scale · readout + shift + E_ref[z]
     "energy_shift": 0.0,
+    "readout": "sum",  # "sum" (energies), "mean" (intensive properties) or "dipole" (|μ|, QM9 mu)
     "dtype": "float32",  # "float32" or "float64"
 }
 
@@ -92,7 +93,8 @@ def build(config: dict[str, Any]) -> Potential:
     try:
         representation = _BUILDERS[full["model"]](max_z=full["max_z"], **kwargs)
         model = Potential(representation, full, max_z=full["max_z"], atomic_energies=full["atomic_energies"],
-                          energy_scale=full["energy_scale"], energy_shift=full["energy_shift"])
+                          energy_scale=full["energy_scale"], energy_shift=full["energy_shift"],
+                          readout=full["readout"])
     finally:
         torch.set_default_dtype(previous)
     return model.to(dtype)

@@ -166,6 +166,10 @@ def _check_values(config: dict[str, Any], source: str) -> None:
     if training["reference_energies"] not in ("fit", "none"):
         raise ConfigError(f"{source}: training.reference_energies must be 'fit' or 'none', "
                           f"got {training['reference_energies']!r}")
+    readout = config["model"]["readout"]
+    if readout != "sum" and (training["reference_energies"] == "fit" or training["force_weight"] > 0):
+        raise ConfigError(f"{source}: model.readout {readout!r} learns a molecular property: it needs "
+                          "training.reference_energies 'none' and training.force_weight 0")
     for key in ("energy_weight", "force_weight"):
         if not isinstance(training[key], (int, float)) or training[key] < 0:
             raise ConfigError(f"{source}: training.{key} must be a number >= 0, got {training[key]!r}")

@@ -35,13 +35,16 @@ def fit_reference_energies(dataset, max_z: int) -> torch.Tensor:
     return out
 
 
-def readout_scale(dataset, references: torch.Tensor, use_forces: bool) -> tuple[float, float]:
-    """``(scale, shift)`` of the atomic readout: shift = mean residual energy per atom (eV);
-    scale = RMS force component (eV/Å) when forces are learnt, else the std of the residual
-    energy per atom (1 when that is 0)."""
+def readout_scale(dataset, references: torch.Tensor, use_forces: bool, readout: str = "sum") -> tuple[float, float]:
+    """``(scale, shift)`` of the atomic readout. "sum": shift = mean residual energy per atom
+    (eV); scale = RMS force component (eV/Å) when forces are learnt, else the std of the
+    residual energy per atom (1 when that is 0). "mean": the same per structure. "dipole":
+    (1, 0) (a shift cancels in neutral charges)."""
+    if readout == "dipole":
+        return 1.0, 0.0
     counts, energies = element_counts(dataset, references.shape[0] - 1)
     n_atoms = counts.sum(1)
-    per_atom = (energies - counts @ references) / n_atoms
+    per_atom = (energies - counts @ references) / (n_atoms if readout == "sum" else 1.0)
     shift = float(per_atom.mean())
     if use_forces:
         squares = sum(float((dataset[i].forces.double() ** 2).sum()) for i in range(len(dataset)))

@@ -58,7 +58,7 @@ def train(config: dict[str, Any], resume: bool | str | None = None, callbacks: l
     max_z = config["model"]["max_z"]
     references = (fit_reference_energies(splits["train"], max_z) if training["reference_energies"] == "fit"
                   else torch.zeros(max_z + 1, dtype=torch.float64))
-    scale, shift = readout_scale(splits["train"], references, use_forces)
+    scale, shift = readout_scale(splits["train"], references, use_forces, config["model"]["readout"])
     module = ForceFieldModule(config["model"], training, references.tolist(), scale, shift)
     if ckpt_path is not None:
         check_compatible(ckpt_path, config["model"])
