@@ -9,12 +9,12 @@ MLPs, element embeddings, equivariant layer norm, gates and per-degree linear ma
 from .blocks import MLP, DegreeLinear, ElementEmbedding, EquivariantLayerNorm, Gate, activation
 from .cutoff import CosineCutoff, PolynomialCutoff, cutoff_function
 from .edges import EdgeGraph, build_edges, pair_indices
-from .graph import radius_graph
+from .graph import periodic_radius_graph, radius_graph
 from .radial import BesselBasis, ExpNormalBasis, GaussianBasis, radial_basis
 from .scatter import scatter_mean, scatter_softmax, scatter_sum
 
 __all__ = [
     "MLP", "BesselBasis", "CosineCutoff", "DegreeLinear", "EdgeGraph", "ElementEmbedding", "EquivariantLayerNorm",
     "ExpNormalBasis", "Gate", "GaussianBasis", "PolynomialCutoff", "activation", "build_edges", "cutoff_function",
-    "pair_indices", "radial_basis", "radius_graph", "scatter_mean", "scatter_softmax", "scatter_sum",
+    "pair_indices", "periodic_radius_graph", "radial_basis", "radius_graph", "scatter_mean", "scatter_softmax", "scatter_sum",
 ]
