@@ -16,5 +16,6 @@ from .scatter import scatter_mean, scatter_softmax, scatter_sum
 __all__ = [
     "MLP", "BesselBasis", "CosineCutoff", "DegreeLinear", "EdgeGraph", "ElementEmbedding", "EquivariantLayerNorm",
     "ExpNormalBasis", "Gate", "GaussianBasis", "PolynomialCutoff", "activation", "build_edges", "cutoff_function",
-    "pair_indices", "periodic_radius_graph", "radial_basis", "radius_graph", "scatter_mean", "scatter_softmax", "scatter_sum",
+    "pair_indices", "periodic_radius_graph", "radial_basis", "radius_graph", "scatter_mean", "scatter_softmax",
+    "scatter_sum",
 ]

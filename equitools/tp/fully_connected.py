@@ -3,7 +3,8 @@
 For inputs with channels on their own axis, x1 ``(..., U, dim1)`` and x2 ``(..., V, dim2)``
 (irreps of multiplicity 1 each, e.g. "1o+2e"), and each path p = (l1, l2 → l3),
 
-    out[..., w, l3] = Σ_p n_p Σ_{u,v} W_p[u, v, w] Σ_{m1 m2} C(l1, l2, l3)[m1, m2, :] x1[..., u, l1][m1] x2[..., v, l2][m2]
+    out[..., w, l3] = Σ_p n_p Σ_{u,v} W_p[u, v, w]
+                      Σ_{m1 m2} C(l1, l2, l3)[m1, m2, :] x1[..., u, l1][m1] x2[..., v, l2][m2]
 
 with C the library's orthonormal real CG tensor and n_p = 1/sqrt(number of paths into l3).
 Each path is evaluated as three small contractions — x1 with C, then with x2 (a ``(U, V, 2 l3 + 1)``
@@ -50,10 +51,11 @@ class FullyConnectedCGProduct(torch.nn.Module):
         super().__init__()
         self.irreps_in1 = _single(as_irreps(irreps_in1, "irreps_in1"), "irreps_in1")
         self.irreps_in2 = _single(as_irreps(irreps_in2, "irreps_in2"), "irreps_in2")
-        for name, value in (("channels_in1", channels_in1), ("channels_in2", channels_in2), ("channels_out", channels_out)):
+        channels = (channels_in1, channels_in2, channels_out)
+        for name, value in zip(("channels_in1", "channels_in2", "channels_out"), channels):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
-        self.channels = (channels_in1, channels_in2, channels_out)
+        self.channels = channels
         self._paths, self.irreps_out = self._find_paths(paths)
         self.weight_shape = tuple(weight_groups) + (len(self._paths), channels_in1, channels_in2, channels_out)
         fan_in = np.bincount([p.i_out for p in self._paths], minlength=len(self.irreps_out))
