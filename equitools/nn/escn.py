@@ -88,17 +88,13 @@ class EdgeRotation(nn.Module):
 
     def to_edge(self, x: torch.Tensor, D: list[torch.Tensor]) -> torch.Tensor:
         """``(E, (L+1)^2, C)`` global → ``(E, K, C)`` edge frame, K = number of kept (l, m)."""
-        return torch.cat([torch.matmul(D[l], x[:, l * l:(l + 1) * (l + 1)]) for l in range(self.lmax + 1)], dim=1)
+        degrees = x.split([2 * l + 1 for l in range(self.lmax + 1)], dim=1)  # (split: cheap backward)
+        return torch.cat([torch.matmul(D[l], part) for l, part in enumerate(degrees)], dim=1)
 
     def from_edge(self, y: torch.Tensor, D: list[torch.Tensor]) -> torch.Tensor:
         """``(E, K, C)`` edge frame → ``(E, (L+1)^2, C)`` global (the transpose rotation)."""
-        parts = []
-        start = 0
-        for l in range(self.lmax + 1):
-            k = D[l].shape[1]
-            parts.append(torch.matmul(D[l].transpose(1, 2), y[:, start:start + k]))
-            start += k
-        return torch.cat(parts, dim=1)
+        degrees = y.split([d.shape[1] for d in D], dim=1)
+        return torch.cat([torch.matmul(d.transpose(1, 2), part) for d, part in zip(D, degrees)], dim=1)
 
 
 class SO2Convolution(nn.Module):
@@ -117,45 +113,42 @@ class SO2Convolution(nn.Module):
         self.in_channels, self.out_channels, self.extra_m0 = in_channels, out_channels, extra_m0
         orders = _orders(lmax, mmax)
         position = {lm: k for k, lm in enumerate(orders)}
-        self.index = [torch.tensor([position[(l, 0)] for l in range(lmax + 1)])]
-        self.index_neg = [torch.tensor([], dtype=torch.long)]
-        for m in range(1, mmax + 1):
-            self.index.append(torch.tensor([position[(l, m)] for l in range(m, lmax + 1)]))
-            self.index_neg.append(torch.tensor([position[(l, -m)] for l in range(m, lmax + 1)]))
-        for m in range(mmax + 1):
-            self.register_buffer(f"pos{m}", self.index[m], persistent=False)
-            self.register_buffer(f"neg{m}", self.index_neg[m], persistent=False)
-        self.num_coefficients = len(orders)
         sizes = [lmax + 1 - m for m in range(mmax + 1)]
         self.sizes = sizes
+        # one gather puts the coefficients in blocks m = 0, +1, -1, +2, -2, ... (degrees l >= |m|)
+        blocks = [[position[(l, 0)] for l in range(lmax + 1)]]
+        for m in range(1, mmax + 1):
+            blocks += [[position[(l, m)] for l in range(m, lmax + 1)], [position[(l, -m)] for l in range(m, lmax + 1)]]
+        gather = torch.tensor([k for block in blocks for k in block])
+        self.block_sizes = [len(block) for block in blocks]
+        self.register_buffer("gather", gather, persistent=False)
+        self.num_coefficients = len(orders)
         self.radial = nn.Linear(edge_channels, sum(sizes) * in_channels)
         self.fc = nn.ModuleList()
         self.fc.append(nn.Linear(sizes[0] * in_channels, sizes[0] * out_channels + extra_m0))
         for m in range(1, mmax + 1):
             self.fc.append(nn.Linear(sizes[m] * in_channels, 2 * sizes[m] * out_channels, bias=False))
         # the output position of every kept coefficient, to reassemble in (l, m) order
-        inverse = torch.empty(len(orders), dtype=torch.long)
-        flat = [self.index[0]] + [t for m in range(1, mmax + 1) for t in (self.index[m], self.index_neg[m])]
-        inverse[torch.cat(flat)] = torch.arange(len(orders))
-        self.register_buffer("inverse", inverse, persistent=False)
+        self.register_buffer("inverse", torch.argsort(gather), persistent=False)
 
     def forward(self, x: torch.Tensor, edge: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         E = x.shape[0]
         Ci, Co = self.in_channels, self.out_channels
         scale = self.radial(edge).split([s * Ci for s in self.sizes], dim=-1)
-        x0 = x.index_select(1, getattr(self, "pos0")).reshape(E, self.sizes[0] * Ci) * scale[0]
-        y0 = self.fc[0](x0)
-        extra = y0[:, self.sizes[0] * Co:]
-        outs = [y0[:, :self.sizes[0] * Co].reshape(E, self.sizes[0], Co)]
+        # (split/unbind rather than slicing: their backward is a cat, not a zero-filled copy per slice)
+        blocks = x.index_select(1, self.gather).split(self.block_sizes, dim=1)
+        y0, extra = self.fc[0](blocks[0].reshape(E, self.sizes[0] * Ci) * scale[0]).split(
+            [self.sizes[0] * Co, self.extra_m0], dim=-1)
+        outs = [y0.reshape(E, self.sizes[0], Co)]
         for m in range(1, self.mmax + 1):
             n = self.sizes[m]
-            xp = x.index_select(1, getattr(self, f"pos{m}")).reshape(E, n * Ci) * scale[m]
-            xn = x.index_select(1, getattr(self, f"neg{m}")).reshape(E, n * Ci) * scale[m]
+            xp = blocks[2 * m - 1].reshape(E, n * Ci) * scale[m]
+            xn = blocks[2 * m].reshape(E, n * Ci) * scale[m]
             # one matmul for both halves: fc(x) = (W₁ x ‖ W₂ x)
-            yp = self.fc[m](xp).view(E, 2, n, Co)
-            yn = self.fc[m](xn).view(E, 2, n, Co)
-            outs.append(yp[:, 0] - yn[:, 1])  # +m: W₁ x₊ − W₂ x₋
-            outs.append(yp[:, 1] + yn[:, 0])  # −m: W₂ x₊ + W₁ x₋
+            p1, p2 = self.fc[m](xp).view(E, 2, n, Co).unbind(1)
+            n1, n2 = self.fc[m](xn).view(E, 2, n, Co).unbind(1)
+            outs.append(p1 - n2)  # +m: W₁ x₊ − W₂ x₋
+            outs.append(p2 + n1)  # −m: W₂ x₊ + W₁ x₋
         y = torch.cat(outs, dim=1).index_select(1, self.inverse)
         return y, extra
 
