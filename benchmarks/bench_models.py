@@ -83,18 +83,11 @@ def load_frames(count: int):
             raw["energies"][:count] * KCAL_PER_MOL_IN_EV, raw["forces"][:count] * KCAL_PER_MOL_IN_EV)
 
 
-def _rss_mb() -> float:
+def _status_mb(field: str) -> float:
+    """A memory field of ``/proc/self/status`` (``VmRSS``, ``VmHWM``) in MB; NaN if absent."""
     with open("/proc/self/status") as handle:
         for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
-
-
-def _hwm_mb() -> float:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024.0
     return float("nan")
 
@@ -252,13 +245,13 @@ def worker(name: str, frames_count: int, steps: int, budget_s: float, device: st
 
     first = one()  # warm-up (torchmd-net compiles its kernels here)
     _reset_peak()
-    base = _rss_mb()
+    base = _status_mb("VmRSS")
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     times, start = [], time.perf_counter()
     while len(times) < steps and (not times or time.perf_counter() - start < budget_s):
         times.append(one())
-    peak = (torch.cuda.max_memory_allocated() / 2**20) if device.startswith("cuda") else _hwm_mb() - base
+    peak = (torch.cuda.max_memory_allocated() / 2**20) if device.startswith("cuda") else _status_mb("VmHWM") - base
     result = {"model": name, "params": params, "first_step_s": first, "step_s": statistics.median(times),
               "step_s_all": times, "peak_memory_mb": peak, "threads": torch.get_num_threads(),
               "torch": torch.__version__}

@@ -26,3 +26,19 @@ def float64(make):
         return make()
     finally:
         torch.set_default_dtype(previous)
+
+
+def finite_difference_forces(energy, atoms, h=1e-5):
+    """-∂E/∂positions ``(n_atoms, 3)`` by central differences of ``energy(atoms) -> float``
+    (ASE ``Atoms``; each displaced copy keeps ``atoms.calc``)."""
+    import numpy as np
+
+    numeric = np.zeros((len(atoms), 3))
+    for i in range(len(atoms)):
+        for d in range(3):
+            for sign in (1, -1):
+                moved = atoms.copy()
+                moved.calc = atoms.calc
+                moved.positions[i, d] += sign * h
+                numeric[i, d] -= sign * energy(moved) / (2 * h)
+    return numeric

@@ -12,6 +12,8 @@ from ase.optimize import BFGS
 from equitools.calculators import EquiCalculator, run_md
 from equitools.models import build, save
 
+from helpers import finite_difference_forces
+
 
 @pytest.fixture(scope="module")
 def model():
@@ -35,15 +37,7 @@ def test_forces_are_minus_the_energy_gradient(model):
     atoms.calc = EquiCalculator(model)
     forces = atoms.get_forces()
     assert forces.shape == (9, 3) and np.abs(forces).max() > 1e-3
-    h = 1e-5
-    numeric = np.zeros_like(forces)
-    for i in range(len(atoms)):
-        for d in range(3):
-            for sign in (1, -1):
-                shifted = atoms.copy()
-                shifted.calc = atoms.calc
-                shifted.positions[i, d] += sign * h
-                numeric[i, d] -= sign * shifted.get_potential_energy() / (2 * h)
+    numeric = finite_difference_forces(lambda shifted: shifted.get_potential_energy(), atoms)
     np.testing.assert_allclose(forces, numeric, atol=1e-6 * max(1.0, np.abs(forces).max()))
     assert atoms.get_potential_energy() == pytest.approx(atoms.get_potential_energies().sum(), abs=1e-9)
     assert atoms.get_potential_energy() < -2 * 1029  # the reference energies are in

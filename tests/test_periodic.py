@@ -21,7 +21,7 @@ from equitools.nn.edges import build_edges
 from equitools.nn.graph import periodic_radius_graph
 from equitools.testing import assert_close, random_rotation
 
-from helpers import one_torch_thread  # noqa: F401 (fixture)
+from helpers import finite_difference_forces, one_torch_thread  # noqa: F401 (fixture)
 
 CUTOFF = 3.5
 
@@ -155,13 +155,7 @@ def test_forces_and_stress_are_energy_derivatives(model):
     out = model(as_data(atoms), compute_stress=True)
     forces, stress = out["forces"].detach().numpy(), out["stress"][0].detach().numpy()
     h = 1e-5
-    numeric = np.zeros_like(forces)
-    for i in range(len(atoms)):
-        for d in range(3):
-            for sign in (1, -1):
-                moved = atoms.copy()
-                moved.positions[i, d] += sign * h
-                numeric[i, d] -= sign * energy(model, moved) / (2 * h)
+    numeric = finite_difference_forces(lambda moved: energy(model, moved), atoms, h)
     assert np.abs(forces).max() > 1e-2
     assert_close(forces, numeric, rtol=1e-7, atol=1e-9, what="forces vs finite differences")
     numeric = np.zeros((3, 3))
