@@ -12,7 +12,7 @@ from torch_geometric.utils import scatter
 from equitools import so3
 from equitools.nn.blocks import MLP, DegreeLinear, ElementEmbedding, EquivariantLayerNorm, Gate, activation
 from equitools.nn.cutoff import CosineCutoff, PolynomialCutoff, cutoff_function
-from equitools.nn.edges import build_edges, pair_indices
+from equitools.nn.edges import build_edges, edge_blocks, pair_indices
 from equitools.nn.radial import BesselBasis, ExpNormalBasis, GaussianBasis, radial_basis
 from equitools.nn.scatter import scatter_mean, scatter_softmax, scatter_sum
 from equitools.testing import assert_close, random_orthogonal, random_rotation
@@ -154,3 +154,12 @@ def test_pair_scaling_and_neighbour_sum_agree_on_mirrored_and_given_graphs():
         edge_x = x.index_select(0, graph.edge_index[0])
         assert_close(graph.scale_by_pair(edge_x, w_graph), edge_x * w_graph[graph.pair], rtol=0, atol=0,
                      what="pair scaling")
+
+
+def test_edge_blocks_partition_the_edges_within_the_budget():
+    blocks = edge_blocks(10, bytes_per_edge=4, device=torch.device("cpu"), budget=12)
+    assert blocks == [slice(0, 3), slice(3, 6), slice(6, 9), slice(9, 10)]
+    assert edge_blocks(10, 4, torch.device("cpu"), budget=None) == [slice(0, 10)]
+    assert edge_blocks(10, 4, torch.device("meta"), budget=12) == [slice(0, 10)]  # not a CPU: one block
+    assert edge_blocks(10, 100, torch.device("cpu"), budget=12) == [slice(k, k + 1) for k in range(10)]
+    assert edge_blocks(0, 4, torch.device("cpu"), budget=12) == [slice(0, 0)]

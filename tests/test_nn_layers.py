@@ -136,3 +136,33 @@ def test_freecg_rejected_dot_equals_the_dot_of_rejections():
     reject_half = lambda v: v - (v * d_half.unsqueeze(-1)).sum(1, keepdim=True) * d_half.unsqueeze(-1)
     assert_close(FreeCGLayer.rejected_dot(a, b, d_half), (reject_half(a) * reject_half(b)).sum(1), rtol=1e-13,
                  what="rejected dot, |d| != 2")
+    beta = (b * d.unsqueeze(-1)).sum(1)
+    assert_close(FreeCGLayer.rejected_dot(a, b, d, beta=beta), (reject(a) * reject(b)).sum(1), rtol=1e-13,
+                 what="rejected dot, given b·d")
+
+
+def test_freecg_in_edge_blocks_equals_all_edges_at_once():
+    """Energy, forces and every parameter gradient of a training step do not depend on the blocks."""
+    from equitools.models import build
+    from torch_geometric.data import Data
+
+    torch.manual_seed(6)
+    model = build({"model": "freecg", "hidden_channels": 8, "num_layers": 3, "num_heads": 2, "num_groups": 2,
+                   "num_rbf": 8, "cutoff": 3.0, "dtype": "float64"})
+    data = Data(z=torch.tensor([6, 1, 8, 1, 6, 7, 1]), pos=1.2 * torch.randn(7, 3, dtype=torch.float64))
+
+    def step(budget):
+        for layer in model.representation.layers:
+            layer.edge_block_bytes = budget
+        model.zero_grad()
+        out = model(data)
+        (out["energy"].sum() + (out["forces"] ** 2).sum()).backward()
+        return [out["energy"], out["forces"]] + [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    whole = step(None)
+    n_edges = build_edges(data.pos, 3.0).edge_index.shape[1]
+    assert n_edges > 10
+    blocked = step(3 * 8 * 8 * 8)  # 3 edges per block (8 rows x 8 channels x 8 bytes each)
+    assert len(blocked) == len(whole)
+    for got, want in zip(blocked, whole):
+        assert_close(got, want, rtol=1e-11, atol=1e-13, what="blocked vs whole")

@@ -46,6 +46,26 @@ class EdgeGraph(NamedTuple):
         return out.index_add(0, dst, x.index_select(0, src) * w.index_select(0, self.pair))
 
 
+EDGE_BLOCK_BYTES = 8 * 2**20
+
+
+def edge_blocks(num_edges: int, bytes_per_edge: int, device: torch.device,
+                budget: int | None = EDGE_BLOCK_BYTES) -> list[slice]:
+    """Contiguous edge ranges whose per-edge temporaries stay under ``budget`` bytes on a CPU.
+
+    Why: glibc serves allocations above its mmap threshold (at most 32 MiB) with fresh pages
+    from the OS, page-faulted on first touch, every time; smaller ones come from its heap and are
+    reused. An elementwise product of two (9674, 8, 256) float32 tensors takes 15 ms fresh and
+    5 ms as eight blocks here. Layers whose per-edge tensors are that large loop over these
+    blocks (forward and both backward passes then allocate block-sized temporaries). On other
+    devices (CUDA's caching allocator reuses memory already), or with ``budget=None``, one block.
+    """
+    if budget is None or torch.device(device).type != "cpu" or num_edges == 0:
+        return [slice(0, num_edges)]
+    size = max(1, budget // max(1, bytes_per_edge))
+    return [slice(start, min(start + size, num_edges)) for start in range(0, num_edges, size)]
+
+
 def pair_indices(edge_index: torch.Tensor, num_nodes: int,
                  shift: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Undirected pair of each edge and the first edge of each pair, for any ``edge_index``.

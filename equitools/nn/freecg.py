@@ -38,7 +38,10 @@ groups of this one. No self-loops (the published code adds them), no vector laye
 published default, ``vecnorm_type: none``). The group CG weights start small (std 0.1 /
 sqrt(K² · paths)) so that a fresh model is close to ViSNet; each path's K × K channel pairs are
 contracted with the weights without forming the outer product of all components, so the
-published size (32 groups × 8 channels, 9 layers) trains in a few GB.
+published size (32 groups × 8 channels, 9 layers) trains in a few GB. On a CPU the per-edge work
+runs over blocks of edges (``nn.edges.edge_blocks``, 8 MiB per (block, 8, C) tensor), so that
+its temporaries are reused by the allocator instead of page-faulted afresh; ⟨W_s vec_j, d⟩ of the
+edge update is W_s applied to the enhancer's Σ_m vec_j,m d_m (linear in the channels).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from .. import so3
 from ..tp import FullyConnectedCGProduct
 from .blocks import activation as make_activation
 from .cutoff import CosineCutoff
-from .edges import EdgeGraph
+from .edges import EDGE_BLOCK_BYTES, EdgeGraph, edge_blocks
 from .radial import radial_basis
 
 SPARSE_PATHS = (("1o", "1o", "2e"), ("1o", "2e", "1o"), ("2e", "1o", "1o"), ("2e", "2e", "2e"))
@@ -122,6 +125,7 @@ class FreeCGLayer(nn.Module):
         self.last_layer = last_layer
         self.shuffle_shift = (C // num_groups) // 2 if shuffle else 0
         self.attention_enhancer = attention_enhancer
+        self.edge_block_bytes = EDGE_BLOCK_BYTES  # per-edge work in blocks (nn.edges.edge_blocks)
         self.layernorm = nn.LayerNorm(C)
         self.act = make_activation(activation)
         self.attn_act = make_activation(activation)
@@ -146,51 +150,71 @@ class FreeCGLayer(nn.Module):
         nn.init.xavier_uniform_(self.vec_proj.weight)
 
     @staticmethod
-    def rejected_dot(a: torch.Tensor, b: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    def rejected_dot(a: torch.Tensor, b: torch.Tensor, d: torch.Tensor,
+                     beta: torch.Tensor | None = None) -> torch.Tensor:
         """ViSNet's ⟨rej_d(a), rej_d(b)⟩ over the 8 rows, ``(E, C)``, for a, b ``(E, 8, C)``.
 
         rej_d(v) = v - (v·d) d; with d unit per degree (|d|² = 2) the cross terms cancel:
         ⟨a - αd, b - βd⟩ = a·b - 2αβ + αβ|d|² = a·b + αβ(|d|² - 2). Evaluated in that form,
-        without forming the rejected (E, 8, C) tensors.
+        without forming the rejected (E, 8, C) tensors; ``beta`` = b·d ``(E, C)`` if the caller
+        has it already.
         """
         alpha = (a * d.unsqueeze(-1)).sum(1)
-        beta = (b * d.unsqueeze(-1)).sum(1)
+        if beta is None:
+            beta = (b * d.unsqueeze(-1)).sum(1)
         return (a * b).sum(1) + alpha * beta * ((d * d).sum(1, keepdim=True) - 2.0)
 
     def forward(self, x, vec, f, graph: EdgeGraph, d, cut):
         n, C, H, Dh = x.shape[0], self.C, self.heads, self.head_dim
-        src, dst = graph.edge_index[0], graph.edge_index[1]
         x = self.layernorm(x)
         q = self.q_proj(x).view(n, H, Dh)
         k = self.k_proj(x).view(n, H, Dh)
         v = self.v_proj(x).view(n, H, Dh)
-        dk = self.act(self.dk_proj(f)).view(-1, H, Dh)
-        dv = self.act(self.dv_proj(f)).view(-1, H, Dh)
         vec1, vec2, vec3 = torch.split(self.vec_proj(vec), C, dim=-1)
         vec_dot = (vec1 * vec2).sum(dim=1)
-        # messages j → i
-        vec_j = vec.index_select(0, src)
-        logits = (q.index_select(0, dst) * k.index_select(0, src) * dk).sum(-1)
-        if self.vec_edge_proj is not None:  # attention enhancer
-            logits = logits + self.vec_edge_proj((vec_j * d.unsqueeze(-1)).sum(1))
-        attn = self.attn_act(logits) * cut.unsqueeze(-1)
-        m = (v.index_select(0, src) * dv * attn.unsqueeze(-1)).view(-1, C)
-        s1, s2 = torch.split(self.act(self.s_proj(m)), C, dim=-1)
-        vec_m = vec_j * s1.unsqueeze(1) + s2.unsqueeze(1) * d.unsqueeze(-1)
-        x_agg = x.new_zeros(n, C).index_add(0, dst, m)
-        vec_agg = vec.new_zeros(vec.shape).index_add(0, dst, vec_m)  # the abstract edges of each atom
+        if not self.last_layer:
+            w_trg, w_src = self.w_trg_proj(vec), self.w_src_proj(vec)
+        x_agg, vec_agg, df = x.new_zeros(n, C), vec.new_zeros(vec.shape), []
+        for block in edge_blocks(f.shape[0], 8 * C * vec.element_size(), vec.device, self.edge_block_bytes):
+            src, dst = graph.edge_index[0, block], graph.edge_index[1, block]
+            m, vec_m, along = self.message(q, k, v, vec, f[block], d[block], cut[block], src, dst)
+            x_agg = x_agg.index_add(0, dst, m)
+            vec_agg = vec_agg.index_add(0, dst, vec_m)  # the abstract edges of each atom
+            if not self.last_layer:
+                df.append(self.edge_update(w_trg, w_src, f[block], d[block], along, src, dst))
         o1, o2, o3 = torch.split(self.o_proj(x_agg), C, dim=-1)
         dx = vec_dot * o2 + o3
         dvec = self.group_cg(vec_agg, vec3 * o1.unsqueeze(1))
         if self.shuffle_shift:
             dvec = torch.roll(dvec, self.shuffle_shift, dims=-1)
         dvec = dvec + vec_agg
-        if self.last_layer:
-            return dx, dvec, None
-        w1 = self.w_trg_proj(vec).index_select(0, dst)
-        w2 = self.w_src_proj(vec).index_select(0, src)
-        df = self.act(self.f_proj(f)) * self.rejected_dot(w1, w2, d)
-        return dx, dvec, df
+        return dx, dvec, (None if self.last_layer else torch.cat(df))
+
+    def message(self, q, k, v, vec, f, d, cut, src, dst):
+        """ViS-MP messages j → i on a block of edges: scalar ``(E, C)``, vector ``(E, 8, C)``, and
+        the neighbour's features along the edge Σ_m vec_j,m d_m ``(E, C)`` (None if unused)."""
+        H, Dh = self.heads, self.head_dim
+        dk = self.act(self.dk_proj(f)).view(-1, H, Dh)
+        dv = self.act(self.dv_proj(f)).view(-1, H, Dh)
+        vec_j = vec.index_select(0, src)
+        along = None
+        if self.vec_edge_proj is not None or not self.last_layer:
+            along = (vec_j * d.unsqueeze(-1)).sum(1)
+        logits = (q.index_select(0, dst) * k.index_select(0, src) * dk).sum(-1)
+        if self.vec_edge_proj is not None:  # attention enhancer
+            logits = logits + self.vec_edge_proj(along)
+        attn = self.attn_act(logits) * cut.unsqueeze(-1)
+        m = (v.index_select(0, src) * dv * attn.unsqueeze(-1)).view(-1, self.C)
+        s1, s2 = torch.split(self.act(self.s_proj(m)), self.C, dim=-1)
+        vec_m = torch.addcmul(s2.unsqueeze(1) * d.unsqueeze(-1), vec_j, s1.unsqueeze(1))
+        return m, vec_m, along
+
+    def edge_update(self, w_trg, w_src, f, d, along, src, dst):
+        """Runtime geometry df_ij = σ(W f_ij) ⊙ ⟨rej_d(W_t vec_i), rej_d(W_s vec_j)⟩ on a block of
+        edges ``(E, C)``; ⟨W_s vec_j, d⟩ = W_s ⟨vec_j, d⟩ (a channel mix) comes from ``along``."""
+        a = w_trg.index_select(0, dst)
+        b = w_src.index_select(0, src)
+        return self.act(self.f_proj(f)) * self.rejected_dot(a, b, d, beta=self.w_src_proj(along))
 
 
 class FreeCG(nn.Module):
