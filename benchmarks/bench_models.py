@@ -20,8 +20,8 @@ with the same torch as the project). Each model runs in its own subprocess (so t
 memory are its own); rounds alternate the order and the best round is reported (on a shared
 machine other processes only ever slow a round down; all rounds are kept in the JSON). Models
 slower than ``--slow`` seconds per step run one round. Peak
-memory is the growth of the process's resident set during the timed steps (CPU; CUDA's peak
-allocation on a GPU). Also checked: equitools TensorNet inference under ``torch.compile``
+memory is the growth of the process's resident set from before the warm-up step to the end of the
+timed steps (CPU; CUDA's peak allocation on a GPU). Also checked: equitools TensorNet inference under ``torch.compile``
 (inductor) gives the same energies and forces as eager.
 
     python benchmarks/bench_models.py                 # full run (< 10 min on 2 cores)
@@ -243,11 +243,13 @@ def worker(name: str, frames_count: int, steps: int, budget_s: float, device: st
         sync()
         return time.perf_counter() - t0
 
-    first = one()  # warm-up (torchmd-net compiles its kernels here)
+    # peak memory counts from before the warm-up step: the allocator may keep the warm-up's
+    # memory for the timed steps, which would then look free
     _reset_peak()
     base = _status_mb("VmRSS")
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
+    first = one()  # warm-up (torchmd-net compiles its kernels here)
     times, start = [], time.perf_counter()
     while len(times) < steps and (not times or time.perf_counter() - start < budget_s):
         times.append(one())

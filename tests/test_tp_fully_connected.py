@@ -73,6 +73,12 @@ def test_external_weights_and_errors():
     assert tp(x, x, w).shape == (3, 1, 9)
     with pytest.raises(ValueError, match=r"x2 has shape \(3, 2, 5\)"):
         tp(x, torch.randn(3, 2, 5), w)
+    with pytest.raises(ValueError, match="different batch shapes"):
+        tp(x, torch.randn(4, 2, 3), w)
+    grouped = FullyConnectedCGProduct("1o", "1o", 2, 2, 1, weight_groups=(4,))
+    with pytest.raises(ValueError, match=r"must end with the weight groups \(4,\)"):
+        grouped(torch.randn(4, 3, 2, 3), torch.randn(4, 3, 2, 3))
+    assert grouped(torch.randn(0, 4, 2, 3), torch.randn(0, 4, 2, 3)).shape == (0, 4, 1, 9)
     with pytest.raises(ValueError, match="multiplicity 1"):
         FullyConnectedCGProduct("2x1o", "1o", 2, 2, 2)
     with pytest.raises(ValueError, match="not allowed"):

@@ -7,9 +7,11 @@ For inputs with channels on their own axis, x1 ``(..., U, dim1)`` and x2 ``(...,
                       Σ_{m1 m2} C(l1, l2, l3)[m1, m2, :] x1[..., u, l1][m1] x2[..., v, l2][m2]
 
 with C the library's orthonormal real CG tensor and n_p = 1/sqrt(number of paths into l3).
-Each path is evaluated as three small contractions — x1 with C, then with x2 (a ``(U, V, 2 l3 + 1)``
-intermediate per sample), then with W_p — so nothing of size (U · dim1) × (V · dim2) (the outer
-product of all components) is ever formed: memory per sample is O(U V (2 l3 + 1)) per path.
+Each path is three batched matmuls in a group-major layout: x2 with W_p (one matmul per weight
+group, T[(m2, u), w]), x1 with C (coupled[m3, (m2, u)]), then the two over (m2, u). Nothing of
+size (U · dim1) × (V · dim2) (the outer product of all components) is ever formed: memory per
+sample is O(U (2 l2 + 1) (W + 2 l3 + 1)) per path; the only copies are of the inputs and of
+the small ``coupled``.
 
 The weights may differ per *group*: ``weight_groups = (G,)`` gives W of shape
 ``(G, n_paths, U, V, W)``, broadcast against the trailing batch dims of the inputs
@@ -91,14 +93,30 @@ class FullyConnectedCGProduct(torch.nn.Module):
         _check_input(x2, V, self._dims[1], "x2")
         if x1.dtype != x2.dtype:
             raise TypeError(f"x1 and x2 have different dtypes ({x1.dtype}, {x2.dtype})")
+        if x1.shape[:-2] != x2.shape[:-2]:
+            raise ValueError(f"x1 and x2 have different batch shapes ({tuple(x1.shape[:-2])}, {tuple(x2.shape[:-2])})")
         weight = self._weight(weight)
+        batch, groups = tuple(x1.shape[:-2]), self.weight_shape[:-4]
+        if batch[len(batch) - len(groups):] != groups or len(batch) < len(groups):
+            raise ValueError(f"the inputs' batch shape {batch} must end with the weight groups {groups}")
+        G, B = math.prod(groups), math.prod(batch[:len(batch) - len(groups)])
+        a = x1.reshape(B, G, U, self._dims[0]).transpose(0, 1)  # (G, B, U, dim1): group-major
+        b = x2.reshape(B, G, V, self._dims[1]).transpose(0, 1)
+        weight = weight.reshape(G, len(self._paths), U, V, W)
         blocks: list[torch.Tensor | None] = [None] * self._n_out
         for k, (i_out, (s1, s2)) in enumerate(zip(self._path_outputs, self._slices)):
-            coupled = torch.einsum("...ui,ijk->...ujk", x1[..., s1], getattr(self, f"cg{k}").to(x1.dtype))
-            pairs = torch.einsum("...ujk,...vj->...uvk", coupled, x2[..., s2])  # (..., U, V, 2 l3 + 1)
-            y = torch.einsum("...uvk,...uvw->...wk", pairs, weight[..., k, :, :, :])
+            cg = getattr(self, f"cg{k}").to(x1.dtype)
+            d1, d2, d3 = cg.shape
+            # T[g b, (m2, u), w] = Σ_v x2[g, b, v, m2] W_p[g, u, v, w]: one matmul per group
+            x2t = b[..., s2].transpose(-1, -2).reshape(G, B * d2, V)
+            T = torch.bmm(x2t, weight[:, k].transpose(1, 2).reshape(G, V, U * W)).view(G * B, d2 * U, W)
+            # coupled[g b, m3, (m2, u)] = Σ_m1 C[m1, m2, m3] x1[g, b, u, m1]
+            coupled = torch.matmul(a[..., s1].reshape(G * B, U, d1), cg.reshape(d1, d2 * d3))
+            coupled = coupled.view(G * B, U, d2, d3).permute(0, 3, 2, 1).reshape(G * B, d3, d2 * U)
+            y = torch.bmm(coupled, T)  # (G B, 2 l3 + 1, W)
             blocks[i_out] = y if blocks[i_out] is None else blocks[i_out] + y
-        return torch.cat(blocks, dim=-1)
+        out = torch.cat(blocks, dim=1)  # (G B, irreps_out.dim, W)
+        return out.view(G, B, out.shape[1], W).permute(1, 0, 3, 2).reshape(*batch, W, out.shape[1])
 
     def _weight(self, weight: torch.Tensor | None) -> torch.Tensor:
         if self.internal_weights:
