@@ -29,7 +29,8 @@ exact instead: SiLU on the m = 0 coefficients (invariant under rotations about t
 sigmoid gates, computed from them, on each ±m pair; the node-wise block is a per-degree linear
 map + gate + per-degree linear map (gates from the l = 0 channels) instead of the grid MLP;
 an equivariant layer norm precedes each block (pre-norm residuals). eSCN is SO(3)-equivariant
-(not O(3)): its energy is rotation- but not reflection-invariant.
+(not O(3)): its energy is rotation- but not reflection-invariant. On a CPU the messages run over
+blocks of edges (``nn.edges.edge_blocks``), so that their large temporaries are reused.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from torch import nn
 from .. import so3
 from .blocks import EquivariantLayerNorm, DegreeLinear, Gate, activation as make_activation
 from .cutoff import CosineCutoff
-from .edges import EdgeGraph
+from .edges import EDGE_BLOCK_BYTES, EdgeGraph, edge_blocks
 from .radial import GaussianBasis
 
 
@@ -204,16 +205,23 @@ class MessageBlock(nn.Module):
                                     extra_m0=mmax * hidden_channels)
         self.activation = EdgeFrameActivation(lmax, mmax, act)
         self.conv2 = SO2Convolution(lmax, mmax, hidden_channels, sphere_channels, edge_channels)
+        self.edge_block_bytes = EDGE_BLOCK_BYTES  # per-edge work in blocks (nn.edges.edge_blocks)
 
     def forward(self, x: torch.Tensor, edge: torch.Tensor, graph: EdgeGraph, rotation: EdgeRotation,
                 D: list[torch.Tensor], cut: torch.Tensor) -> torch.Tensor:
-        src, dst = graph.edge_index[0], graph.edge_index[1]
-        m = torch.cat([rotation.to_edge(x.index_select(0, src), D), rotation.to_edge(x.index_select(0, dst), D)], dim=-1)
-        h, gates = self.conv1(m, edge)
-        h = self.activation(h, gates) if self.mmax > 0 else self.activation.act(h)
-        h, _ = self.conv2(h, edge)
-        msg = rotation.from_edge(h, D) * cut.view(-1, 1, 1)
-        return x.new_zeros(x.shape).index_add(0, dst, msg)
+        out = x.new_zeros(x.shape)
+        kept = self.conv1.num_coefficients
+        per_edge = max(x.shape[1] * x.shape[2], kept * self.conv1.in_channels, kept * self.conv1.out_channels)
+        for block in edge_blocks(edge.shape[0], per_edge * x.element_size(), x.device, self.edge_block_bytes):
+            src, dst = graph.edge_index[0, block], graph.edge_index[1, block]
+            Db = [d[block] for d in D]
+            m = torch.cat([rotation.to_edge(x.index_select(0, src), Db), rotation.to_edge(x.index_select(0, dst), Db)],
+                          dim=-1)
+            h, gates = self.conv1(m, edge[block])
+            h = self.activation(h, gates) if self.mmax > 0 else self.activation.act(h)
+            h, _ = self.conv2(h, edge[block])
+            out = out.index_add(0, dst, rotation.from_edge(h, Db) * cut[block].view(-1, 1, 1))
+        return out
 
 
 class NodeBlock(nn.Module):
