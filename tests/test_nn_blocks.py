@@ -14,7 +14,7 @@ from equitools.nn.blocks import MLP, DegreeLinear, ElementEmbedding, Equivariant
 from equitools.nn.cutoff import CosineCutoff, PolynomialCutoff, cutoff_function
 from equitools.nn.edges import build_edges, edge_blocks, pair_indices
 from equitools.nn.radial import BesselBasis, ExpNormalBasis, GaussianBasis, radial_basis
-from equitools.nn.scatter import scatter_mean, scatter_softmax, scatter_sum
+from equitools.nn.scatter import index_add, scatter_mean, scatter_softmax, scatter_sum
 from equitools.testing import assert_close, random_orthogonal, random_rotation
 
 from helpers import float64
@@ -163,3 +163,16 @@ def test_edge_blocks_partition_the_edges_within_the_budget():
     assert edge_blocks(10, 4, torch.device("meta"), budget=12) == [slice(0, 10)]  # not a CPU: one block
     assert edge_blocks(10, 100, torch.device("cpu"), budget=12) == [slice(k, k + 1) for k in range(10)]
     assert edge_blocks(0, 4, torch.device("cpu"), budget=12) == [slice(0, 0)]
+
+
+def test_index_add_has_torch_values_and_first_and_second_derivatives_and_keeps_only_the_index():
+    torch.manual_seed(5)
+    out = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    src = torch.randn(7, 3, dtype=torch.float64, requires_grad=True)
+    index = torch.tensor([0, 2, 2, 3, 0, 1, 2])
+    assert_close(index_add(out, index, src), out.index_add(0, index, src), rtol=0, atol=0, what="values")
+    assert torch.autograd.gradcheck(lambda o, s: index_add(o, index, s), (out, src))
+    assert torch.autograd.gradgradcheck(lambda o, s: index_add(o, index, s) ** 2, (out, src))
+    node = index_add(out, index, src).grad_fn
+    saved = [t for t in node.saved_tensors if t.is_floating_point()]
+    assert saved == [] and torch.equal(node.saved_tensors[0], index)

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import torch
 
 from .graph import cells_per_structure, periodic_radius_graph, radius_graph
+from .scatter import index_add
 
 
 class EdgeGraph(NamedTuple):
@@ -41,9 +42,9 @@ class EdgeGraph(NamedTuple):
         out = x.new_zeros(x.shape)
         if self.mirrored:  # per half: no per-edge copy of w and no (E, ...) product at once
             for s, d in zip(src.chunk(2), dst.chunk(2)):
-                out = out.index_add(0, d, x.index_select(0, s) * w)
+                out = index_add(out, d, x.index_select(0, s) * w)
             return out
-        return out.index_add(0, dst, x.index_select(0, src) * w.index_select(0, self.pair))
+        return index_add(out, dst, x.index_select(0, src) * w.index_select(0, self.pair))
 
 
 EDGE_BLOCK_BYTES = 8 * 2**20

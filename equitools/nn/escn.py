@@ -43,6 +43,7 @@ from .blocks import EquivariantLayerNorm, DegreeLinear, Gate, activation as make
 from .cutoff import CosineCutoff
 from .edges import EDGE_BLOCK_BYTES, EdgeGraph, edge_blocks
 from .radial import GaussianBasis
+from .scatter import index_add
 
 
 @torch.compiler.disable
@@ -220,7 +221,7 @@ class MessageBlock(nn.Module):
             h, gates = self.conv1(m, edge[block])
             h = self.activation(h, gates) if self.mmax > 0 else self.activation.act(h)
             h, _ = self.conv2(h, edge[block])
-            out = out.index_add(0, dst, rotation.from_edge(h, Db) * cut[block].view(-1, 1, 1))
+            out = index_add(out, dst, rotation.from_edge(h, Db) * cut[block].view(-1, 1, 1))
         return out
 
 

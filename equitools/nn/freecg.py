@@ -57,6 +57,7 @@ from .blocks import activation as make_activation
 from .cutoff import CosineCutoff
 from .edges import EDGE_BLOCK_BYTES, EdgeGraph, edge_blocks
 from .radial import radial_basis
+from .scatter import index_add
 
 SPARSE_PATHS = (("1o", "1o", "2e"), ("1o", "2e", "1o"), ("2e", "1o", "1o"), ("2e", "2e", "2e"))
 FULL_PATHS = ((1, 1, 1), (1, 1, 2), (1, 2, 1), (1, 2, 2), (2, 1, 1), (2, 1, 2), (2, 2, 1), (2, 2, 2))
@@ -178,8 +179,8 @@ class FreeCGLayer(nn.Module):
         for block in edge_blocks(f.shape[0], 8 * C * vec.element_size(), vec.device, self.edge_block_bytes):
             src, dst = graph.edge_index[0, block], graph.edge_index[1, block]
             m, vec_m, along = self.message(q, k, v, vec, f[block], d[block], cut[block], src, dst)
-            x_agg = x_agg.index_add(0, dst, m)
-            vec_agg = vec_agg.index_add(0, dst, vec_m)  # the abstract edges of each atom
+            x_agg = index_add(x_agg, dst, m)
+            vec_agg = index_add(vec_agg, dst, vec_m)  # the abstract edges of each atom
             if not self.last_layer:
                 df.append(self.edge_update(w_trg, w_src, f[block], d[block], along, src, dst))
         o1, o2, o3 = torch.split(self.o_proj(x_agg), C, dim=-1)

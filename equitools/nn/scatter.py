@@ -1,14 +1,39 @@
-"""Aggregation over ``edge_index`` (plain ``index_add``: deterministic on CPU, scriptable)."""
+"""Aggregation over ``edge_index`` (``index_add``: deterministic on CPU)."""
 
 from __future__ import annotations
 
 import torch
 
 
+class _IndexAdd(torch.autograd.Function):
+    """``out.index_add(0, index, src)`` whose backward keeps only ``index`` (differentiable twice)."""
+
+    @staticmethod
+    def forward(ctx, out: torch.Tensor, index: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(index)
+        return out.index_add(0, index, src)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (index,) = ctx.saved_tensors
+        grad_out = grad if ctx.needs_input_grad[0] else None
+        grad_src = grad.index_select(0, index) if ctx.needs_input_grad[2] else None
+        return grad_out, None, grad_src
+
+
+def index_add(out: torch.Tensor, index: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
+    """``out.index_add(0, index, src)``, out of place: ``out[index[e]] += src[e]``.
+
+    Same values and gradients as torch's, but its autograd node keeps only ``index``: torch's
+    keeps ``src`` alive for the backward (for its shape), one (E, …) tensor per aggregation,
+    through both backward passes of a force training step.
+    """
+    return _IndexAdd.apply(out, index, src)
+
+
 def scatter_sum(src: torch.Tensor, index: torch.Tensor, dim_size: int) -> torch.Tensor:
     """``out[i] = Σ_{e: index[e] = i} src[e]`` along dim 0; ``out`` has ``dim_size`` rows."""
-    out = src.new_zeros((dim_size,) + tuple(src.shape[1:]))
-    return out.index_add(0, index, src)
+    return index_add(src.new_zeros((dim_size,) + tuple(src.shape[1:])), index, src)
 
 
 def scatter_mean(src: torch.Tensor, index: torch.Tensor, dim_size: int) -> torch.Tensor:

@@ -44,6 +44,7 @@ from .blocks import activation as make_activation
 from .cutoff import CosineCutoff
 from .edges import EdgeGraph
 from .radial import radial_basis
+from .scatter import scatter_sum
 
 _SQ2, _SQ3, _SQ6 = 2.0 ** 0.5, 3.0 ** 0.5, 6.0 ** 0.5
 # compact components: coefficients in an orthonormal (Frobenius) basis of 3x3 matrices, grouped
@@ -194,9 +195,9 @@ class TensorEmbedding(nn.Module):
         f_I, f_A, f_S = graph.scale_by_pair(Zij.unsqueeze(1), radial).unbind(1)  # (E, C) each
         a, s = edge_tensor_coefficients(graph.vec / graph.length.unsqueeze(-1))
         # Σ_j of the edge tensors, one scatter per part (no (E, 9, C) factor is formed)
-        X_I = f_I.new_zeros(n, C).index_add(0, dst, f_I).unsqueeze(1) * 3.0 ** 0.5  # I₀ = 1 → √3
-        X_A = f_A.new_zeros(n, 3, C).index_add(0, dst, a.unsqueeze(-1) * f_A.unsqueeze(1))
-        X_S = f_S.new_zeros(n, 5, C).index_add(0, dst, s.unsqueeze(-1) * f_S.unsqueeze(1))
+        X_I = scatter_sum(f_I, dst, n).unsqueeze(1) * 3.0 ** 0.5  # I₀ = 1 → √3
+        X_A = scatter_sum(a.unsqueeze(-1) * f_A.unsqueeze(1), dst, n)
+        X_S = scatter_sum(s.unsqueeze(-1) * f_S.unsqueeze(1), dst, n)
         X = torch.cat([X_I, X_A, X_S], dim=1)
         norm = self.linears_scalar(self.init_norm(self.ops.norm2(X))).view(n, 3, C)
         return self.ops.scale_groups(self.linears_tensor(X), norm)
