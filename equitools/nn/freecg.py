@@ -37,8 +37,8 @@ channels by half a group (``K // 2``) per layer, so each group of the next layer
 groups of this one. No self-loops (the published code adds them), no vector layer norm (the
 published default, ``vecnorm_type: none``). The group CG weights start small (std 0.1 /
 sqrt(K² · paths)) so that a fresh model is close to ViSNet; each path's K × K channel pairs are
-contracted with the weights without forming the outer product of all components, so the
-published size (32 groups × 8 channels, 9 layers) trains in a few GB. On a CPU the per-edge work
+contracted with the weights without forming the outer product of all components (its
+memory is small beside the per-edge tensors of the ViS-MP layers). On a CPU the per-edge work
 runs over blocks of edges (``nn.edges.edge_blocks``, 8 MiB per (block, 8, C) tensor), so that
 its temporaries are reused by the allocator instead of page-faulted afresh; ⟨W_s vec_j, d⟩ of the
 edge update is W_s applied to the enhancer's Σ_m vec_j,m d_m (linear in the channels).

@@ -14,7 +14,7 @@ sample is O(U (2 l2 + 1) (W + 2 l3 + 1)) per path; the only copies are of the in
 the small ``coupled``.
 
 The weights may differ per *group*: ``weight_groups = (G,)`` gives W of shape
-``(G, n_paths, U, V, W)``, broadcast against the trailing batch dims of the inputs
+``(G, n_paths, U, V, W)``, for inputs whose trailing batch dim is the group,
 ``(..., G, U, dim)`` — the group CG transform of FreeCG (arXiv:2407.02263, eq. 9–11).
 """
 
@@ -38,8 +38,8 @@ class FullyConnectedCGProduct(torch.nn.Module):
         irreps_in1, irreps_in2: irreps of one channel, multiplicity 1 each ("1o+2e").
         channels_in1, channels_in2, channels_out: U, V and W.
         paths: the ``(l1, l2, l3)`` or ``(ir1, ir2, ir3)`` couplings to use (None: all allowed).
-        weight_groups: leading shape of the weights, broadcast against the trailing batch dims of
-            x1 and x2 (``(G,)`` for one weight set per group; ``()`` for shared weights).
+        weight_groups: leading shape of the weights, equal to the trailing batch dims of x1 and
+            x2 (``(G,)`` for one weight set per group; ``()`` for shared weights).
         internal_weights: weights as a parameter (initialised with std 1/sqrt(U V)); otherwise
             ``forward`` takes ``weight`` of shape ``(*weight_groups, n_paths, U, V, W)``.
 
