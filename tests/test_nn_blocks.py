@@ -47,6 +47,16 @@ def test_gaussian_matches_formula():
     assert_close(basis(r), expected, rtol=1e-12, what="gaussian")
 
 
+
+@pytest.mark.parametrize("width", [1.0, 2.0])
+def test_gaussian_square_sum_is_the_sum_of_squares_inside_the_grid(width):
+    basis = float64(lambda: GaussianBasis(0.0, 8.0, 400, width=width))
+    r = torch.linspace(1.0, 7.0, 101, dtype=torch.float64)  # away from the grid's ends
+    ripple = 2 * np.exp(-np.pi ** 2 * width ** 2)  # Poisson summation: the first alias of the Gaussian sum
+    assert_close((basis(r) ** 2).sum(-1), torch.full_like(r, basis.square_sum), rtol=1.1 * ripple + 1e-12,
+                 what="Σ_k φ_k(r)²")
+
+
 def test_radial_basis_by_name():
     assert isinstance(radial_basis("bessel", 8, 5.0), BesselBasis)
     with pytest.raises(ValueError, match="unknown radial basis 'foo'"):

@@ -9,7 +9,8 @@ import torch
 
 from equitools import so3
 from equitools.nn.edges import build_edges
-from equitools.nn.escn import EdgeRotation, SO2Convolution, edge_frames
+from equitools.nn.escn import EdgeEmbedding, EdgeRotation, SO2Convolution, edge_frames
+from equitools.nn.radial import GaussianBasis
 from equitools.nn.freecg import FreeCGLayer, GroupCGTransform, _edge_harmonics
 from equitools.nn.tensornet import (CompactTensors, TensorInteraction, decompose_tensor,
                                     edge_tensor_coefficients, vector_to_skew)
@@ -105,6 +106,19 @@ def test_so2_convolution_commutes_with_rotations_about_the_edge_axis():
     y2, e2 = conv(rotation.to_edge(x, D_rolled), edge)
     assert_close(rotation.from_edge(y2, D_rolled), rotation.from_edge(y1, D), rtol=1e-12, what="frame independence")
     assert_close(e2, e1, rtol=1e-12, what="invariant extra outputs")
+
+
+def test_escn_edge_embedding_starts_led_by_the_distance():
+    """At initialisation the distance part of the pre-activation has unit variance over distances
+    and the element parts are ~0.001 (with both at unit scale, eSCN's forces did not fit)."""
+    torch.manual_seed(0)
+    basis = float64(lambda: GaussianBasis(0.0, 5.0, 64))
+    embedding = float64(lambda: EdgeEmbedding(basis, 128, max_z=10))
+    r = torch.linspace(0.8, 4.5, 200, dtype=torch.float64)
+    distance_part = embedding.fc_dist(basis(r))
+    assert 0.8 < float(distance_part.std()) < 1.2
+    for table in (embedding.source_embedding, embedding.target_embedding):
+        assert float(table.weight.abs().max()) <= 1e-3
 
 
 @pytest.mark.parametrize("paths, improper", [("sparse", True), ("full", False)])

