@@ -14,7 +14,7 @@ from equitools.nn.blocks import MLP, DegreeLinear, ElementEmbedding, Equivariant
 from equitools.nn.cutoff import CosineCutoff, PolynomialCutoff, cutoff_function
 from equitools.nn.edges import build_edges, edge_blocks, pair_indices
 from equitools.nn.radial import BesselBasis, ExpNormalBasis, GaussianBasis, radial_basis
-from equitools.nn.scatter import index_add, scatter_mean, scatter_softmax, scatter_sum
+from equitools.nn.scatter import gather, index_add, scatter_mean, scatter_softmax, scatter_sum
 from equitools.testing import assert_close, random_orthogonal, random_rotation
 
 from helpers import float64
@@ -186,3 +186,17 @@ def test_index_add_has_torch_values_and_first_and_second_derivatives_and_keeps_o
     node = index_add(out, index, src).grad_fn
     saved = [t for t in node.saved_tensors if t.is_floating_point()]
     assert saved == [] and torch.equal(node.saved_tensors[0], index)
+
+
+def test_gather_has_torch_values_and_derivatives_and_its_backward_graph_keeps_only_the_index():
+    torch.manual_seed(6)
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    index = torch.tensor([0, 2, 2, 3, 0, 1, 2])
+    assert_close(gather(x, index), x.index_select(0, index), rtol=0, atol=0, what="values")
+    assert torch.autograd.gradcheck(lambda v: gather(v, index), (x,))
+    assert torch.autograd.gradgradcheck(lambda v: gather(v, index) ** 2, (x,))
+    incoming = torch.randn(7, 3, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(gather(x, index), x, incoming, create_graph=True)
+    assert_close(grad, torch.zeros_like(x).index_add(0, index, incoming), rtol=0, atol=0, what="backward")
+    saved = [t for t in grad.grad_fn.saved_tensors if t.is_floating_point()]
+    assert saved == [] and torch.equal(grad.grad_fn.saved_tensors[0], index)

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import torch
 
 from .graph import cells_per_structure, periodic_radius_graph, radius_graph
-from .scatter import index_add
+from .scatter import gather, index_add
 
 
 class EdgeGraph(NamedTuple):
@@ -42,9 +42,9 @@ class EdgeGraph(NamedTuple):
         out = x.new_zeros(x.shape)
         if self.mirrored:  # per half: no per-edge copy of w and no (E, ...) product at once
             for s, d in zip(src.chunk(2), dst.chunk(2)):
-                out = index_add(out, d, x.index_select(0, s) * w)
+                out = index_add(out, d, gather(x, s) * w)
             return out
-        return index_add(out, dst, x.index_select(0, src) * w.index_select(0, self.pair))
+        return index_add(out, dst, gather(x, src) * w.index_select(0, self.pair))
 
 
 EDGE_BLOCK_BYTES = 8 * 2**20

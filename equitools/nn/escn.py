@@ -44,7 +44,7 @@ from .blocks import EquivariantLayerNorm, DegreeLinear, Gate, activation as make
 from .cutoff import CosineCutoff
 from .edges import EDGE_BLOCK_BYTES, EdgeGraph, edge_blocks
 from .radial import GaussianBasis
-from .scatter import index_add
+from .scatter import gather, index_add
 
 
 @torch.compiler.disable
@@ -229,7 +229,7 @@ class MessageBlock(nn.Module):
         for block in edge_blocks(edge.shape[0], per_edge * x.element_size(), x.device, self.edge_block_bytes):
             src, dst = graph.edge_index[0, block], graph.edge_index[1, block]
             Db = [d[block] for d in D]
-            m = torch.cat([rotation.to_edge(x.index_select(0, src), Db), rotation.to_edge(x.index_select(0, dst), Db)],
+            m = torch.cat([rotation.to_edge(gather(x, src), Db), rotation.to_edge(gather(x, dst), Db)],
                           dim=-1)
             h, gates = self.conv1(m, edge[block])
             h = self.activation(h, gates) if self.mmax > 0 else self.activation.act(h)

@@ -57,7 +57,7 @@ from .blocks import activation as make_activation
 from .cutoff import CosineCutoff
 from .edges import EDGE_BLOCK_BYTES, EdgeGraph, edge_blocks
 from .radial import radial_basis
-from .scatter import index_add
+from .scatter import gather, index_add
 
 SPARSE_PATHS = (("1o", "1o", "2e"), ("1o", "2e", "1o"), ("2e", "1o", "1o"), ("2e", "2e", "2e"))
 FULL_PATHS = ((1, 1, 1), (1, 1, 2), (1, 2, 1), (1, 2, 2), (2, 1, 1), (2, 1, 2), (2, 2, 1), (2, 2, 2))
@@ -197,15 +197,15 @@ class FreeCGLayer(nn.Module):
         H, Dh = self.heads, self.head_dim
         dk = self.act(self.dk_proj(f)).view(-1, H, Dh)
         dv = self.act(self.dv_proj(f)).view(-1, H, Dh)
-        vec_j = vec.index_select(0, src)
+        vec_j = gather(vec, src)
         along = None
         if self.vec_edge_proj is not None or not self.last_layer:
             along = (vec_j * d.unsqueeze(-1)).sum(1)
-        logits = (q.index_select(0, dst) * k.index_select(0, src) * dk).sum(-1)
+        logits = (gather(q, dst) * gather(k, src) * dk).sum(-1)
         if self.vec_edge_proj is not None:  # attention enhancer
             logits = logits + self.vec_edge_proj(along)
         attn = self.attn_act(logits) * cut.unsqueeze(-1)
-        m = (v.index_select(0, src) * dv * attn.unsqueeze(-1)).view(-1, self.C)
+        m = (gather(v, src) * dv * attn.unsqueeze(-1)).view(-1, self.C)
         s1, s2 = torch.split(self.act(self.s_proj(m)), self.C, dim=-1)
         vec_m = torch.addcmul(s2.unsqueeze(1) * d.unsqueeze(-1), vec_j, s1.unsqueeze(1))
         return m, vec_m, along
@@ -213,8 +213,8 @@ class FreeCGLayer(nn.Module):
     def edge_update(self, w_trg, w_src, f, d, along, src, dst):
         """Runtime geometry df_ij = σ(W f_ij) ⊙ ⟨rej_d(W_t vec_i), rej_d(W_s vec_j)⟩ on a block of
         edges ``(E, C)``; ⟨W_s vec_j, d⟩ = W_s ⟨vec_j, d⟩ (a channel mix) comes from ``along``."""
-        a = w_trg.index_select(0, dst)
-        b = w_src.index_select(0, src)
+        a = gather(w_trg, dst)
+        b = gather(w_src, src)
         return self.act(self.f_proj(f)) * self.rejected_dot(a, b, d, beta=self.w_src_proj(along))
 
 
@@ -256,7 +256,7 @@ class FreeCG(nn.Module):
         d = _edge_harmonics(graph.vec)
         x = self.embedding(z)
         x = self.neighbor_embedding(z, x, graph, rbf, cut_pair)
-        f = self.edge_proj(rbf).index_select(0, graph.pair) * (x.index_select(0, src) + x.index_select(0, dst))
+        f = self.edge_proj(rbf).index_select(0, graph.pair) * (gather(x, src) + gather(x, dst))
         vec = x.new_zeros(n, 8, C)
         for layer in self.layers:
             dx, dvec, df = layer(x, vec, f, graph, d, cut)

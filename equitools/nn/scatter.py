@@ -1,4 +1,4 @@
-"""Aggregation over ``edge_index`` (``index_add``: deterministic on CPU)."""
+"""Gathers and aggregations over ``edge_index`` (``index_add``: deterministic on CPU)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,32 @@ def index_add(out: torch.Tensor, index: torch.Tensor, src: torch.Tensor) -> torc
     through both backward passes of a force training step.
     """
     return _IndexAdd.apply(out, index, src)
+
+
+class _Gather(torch.autograd.Function):
+    """``x.index_select(0, index)`` whose backward is :func:`index_add` (keeps only ``index``)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(index)
+        ctx.rows = x.shape[0]
+        return x.index_select(0, index)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (index,) = ctx.saved_tensors
+        return index_add(grad.new_zeros((ctx.rows,) + tuple(grad.shape[1:])), index, grad), None
+
+
+def gather(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``x.index_select(0, index)``: rows of node values ``x`` for each edge.
+
+    Same values and gradients as torch's; the difference is in a force training step, whose
+    backward builds a graph (create_graph): torch's backward of ``index_select`` is an
+    ``index_add`` that keeps the (E, …) incoming gradient alive until the second backward; this
+    one's keeps only ``index``.
+    """
+    return _Gather.apply(x, index)
 
 
 def scatter_sum(src: torch.Tensor, index: torch.Tensor, dim_size: int) -> torch.Tensor:

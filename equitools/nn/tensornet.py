@@ -44,7 +44,7 @@ from .blocks import activation as make_activation
 from .cutoff import CosineCutoff
 from .edges import EdgeGraph
 from .radial import radial_basis
-from .scatter import scatter_sum
+from .scatter import gather, scatter_sum
 
 _SQ2, _SQ3, _SQ6 = 2.0 ** 0.5, 3.0 ** 0.5, 6.0 ** 0.5
 # compact components: coefficients in an orthonormal (Frobenius) basis of 3x3 matrices, grouped
@@ -190,7 +190,7 @@ class TensorEmbedding(nn.Module):
         Z = self.emb(z)
         # W (Z_i ‖ Z_j) = W_1 Z_i + W_2 Z_j: project per atom, gather per edge
         w_i, w_j = self.emb2.weight[:, :C], self.emb2.weight[:, C:]
-        Zij = (Z @ w_i.t()).index_select(0, dst) + (Z @ w_j.t() + self.emb2.bias).index_select(0, src)
+        Zij = gather(Z @ w_i.t(), dst) + gather(Z @ w_j.t() + self.emb2.bias, src)
         radial = (self.distance_proj(rbf) * cut.unsqueeze(-1)).view(-1, 3, C)  # per pair
         f_I, f_A, f_S = graph.scale_by_pair(Zij.unsqueeze(1), radial).unbind(1)  # (E, C) each
         a, s = edge_tensor_coefficients(graph.vec / graph.length.unsqueeze(-1))
