@@ -32,23 +32,13 @@ import platform
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from timing import best_time
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_data.json"
-
-
-def best(fn, repeats: int) -> float:
-    """Minimum wall time of ``fn()`` over ``repeats`` calls, seconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def row(section: str, method: str, frames: int, seconds: float, peer: str | None = None) -> dict:
@@ -82,19 +72,19 @@ def bench_rmd17(data: Path, tmp: Path, repeats: int) -> list[dict]:
         shutil.rmtree(cache, ignore_errors=True)
         RMD17(release, "aspirin", "all", cache_dir=cache)
 
-    rows = [row("load rMD17", "equitools RMD17, cold (parse + validate + cache)", n, best(cold, repeats)),
+    rows = [row("load rMD17", "equitools RMD17, cold (parse + validate + cache)", n, best_time(cold, repeats)),
             row("load rMD17", "torch_geometric MD17 process (force_reload)", n,
-                best(lambda: PygMD17(str(pyg_root), "revised aspirin", force_reload=True), repeats))]
+                best_time(lambda: PygMD17(str(pyg_root), "revised aspirin", force_reload=True), repeats))]
     RMD17(release, "aspirin", "all", cache_dir=tmp / "cache")
     rows += [row("load rMD17", "equitools RMD17, cache hit", n,
-                 best(lambda: RMD17(release, "aspirin", "all", cache_dir=tmp / "cache"), repeats)),
+                 best_time(lambda: RMD17(release, "aspirin", "all", cache_dir=tmp / "cache"), repeats)),
              row("load rMD17", "torch_geometric MD17, processed reload", n,
-                 best(lambda: PygMD17(str(pyg_root), "revised aspirin"), repeats))]
+                 best_time(lambda: PygMD17(str(pyg_root), "revised aspirin"), repeats))]
     ours = RMD17(release, "aspirin", "all", cache_dir=tmp / "cache")
     theirs = PygMD17(str(pyg_root), "revised aspirin")
     for name, dataset in (("equitools RMD17", ours), ("torch_geometric MD17", theirs)):
         rows.append(row("iterate", f"{name} -> DataLoader(batch_size=32)", n,
-                        best(lambda d=dataset: [b for b in DataLoader(d, batch_size=32)], repeats)))
+                        best_time(lambda d=dataset: [b for b in DataLoader(d, batch_size=32)], repeats)))
     return rows
 
 
@@ -110,10 +100,10 @@ def bench_extxyz(data: Path, tmp: Path, repeats: int) -> list[dict]:
         shutil.rmtree(tmp / "cache-x", ignore_errors=True)
         ExtXYZ(path, cache_dir=tmp / "cache-x")
 
-    rows = [row("load extxyz", "equitools ExtXYZ, cold", n, best(cold, repeats)),
-            row("load extxyz", "ase.io.read(':')", n, best(lambda: ase.io.read(path, ":"), repeats))]
+    rows = [row("load extxyz", "equitools ExtXYZ, cold", n, best_time(cold, repeats)),
+            row("load extxyz", "ase.io.read(':')", n, best_time(lambda: ase.io.read(path, ":"), repeats))]
     rows.append(row("load extxyz", "equitools ExtXYZ, cache hit", n,
-                    best(lambda: ExtXYZ(path, cache_dir=tmp / "cache-x"), repeats)))
+                    best_time(lambda: ExtXYZ(path, cache_dir=tmp / "cache-x"), repeats)))
     return rows
 
 
@@ -137,13 +127,13 @@ def bench_qm9(data: Path, tmp: Path, repeats: int) -> list[dict]:
         shutil.rmtree(tmp / "cache-q", ignore_errors=True)
         QM9(path, cache_dir=tmp / "cache-q")
 
-    rows = [row("load QM9 CSV", "equitools QM9, cold (parse + 19 targets + cache)", n, best(cold, repeats))]
+    rows = [row("load QM9 CSV", "equitools QM9, cold (parse + 19 targets + cache)", n, best_time(cold, repeats))]
     try:
         rows.append(row("load QM9 CSV", "pandas + ast.literal_eval -> ase.Atoms", n,
-                        best(lambda: pandas_qm9(path), repeats)))
+                        best_time(lambda: pandas_qm9(path), repeats)))
     except ImportError as exc:
         rows.append({"section": "load QM9 CSV", "method": "pandas baseline", "unavailable": str(exc)})
-    rows.append(row("load QM9 CSV", "equitools QM9, cache hit", n, best(lambda: QM9(path, cache_dir=tmp / "cache-q"), repeats)))
+    rows.append(row("load QM9 CSV", "equitools QM9, cache hit", n, best_time(lambda: QM9(path, cache_dir=tmp / "cache-q"), repeats)))
     return rows
 
 
@@ -168,12 +158,12 @@ def bench_graphs(data: Path, repeats: int, frames: int) -> list[dict]:
     }
     assert edges["ours"] == edges["ase"], edges
     rows = [
-        row("graph molecules", "equitools RadiusGraph, batches of 64", frames, best(lambda: [transform(b.clone()) for b in batches], repeats)),
-        row("graph molecules", "equitools RadiusGraph, per frame", frames, best(lambda: [transform(d.clone()) for d in items], repeats)),
+        row("graph molecules", "equitools RadiusGraph, batches of 64", frames, best_time(lambda: [transform(b.clone()) for b in batches], repeats)),
+        row("graph molecules", "equitools RadiusGraph, per frame", frames, best_time(lambda: [transform(d.clone()) for d in items], repeats)),
         row("graph molecules", "ase.neighborlist.neighbor_list, per frame", frames,
-            best(lambda: [neighbor_list("ij", a, cutoff) for a in atoms], repeats)),
+            best_time(lambda: [neighbor_list("ij", a, cutoff) for a in atoms], repeats)),
         row("graph molecules", "vesin, per frame", frames,
-            best(lambda: [nl.compute(a.positions, np.zeros((3, 3)), False, "ij") for a in atoms], repeats)),
+            best_time(lambda: [nl.compute(a.positions, np.zeros((3, 3)), False, "ij") for a in atoms], repeats)),
     ]
     try:
         import torch_cluster  # noqa: F401
@@ -201,9 +191,9 @@ def bench_periodic(repeats: int) -> list[dict]:
     transform = RadiusGraph(cutoff)
     assert transform(items[0].clone()).edge_index.shape[1] == len(neighbor_list("i", crystals[0], cutoff))
     return [
-        row("graph periodic", "equitools RadiusGraph (vesin), 216-atom Si", n, best(lambda: [transform(d.clone()) for d in items], repeats)),
+        row("graph periodic", "equitools RadiusGraph (vesin), 216-atom Si", n, best_time(lambda: [transform(d.clone()) for d in items], repeats)),
         row("graph periodic", "ase.neighborlist.neighbor_list, 216-atom Si", n,
-            best(lambda: [neighbor_list("ijS", a, cutoff) for a in crystals], repeats)),
+            best_time(lambda: [neighbor_list("ijS", a, cutoff) for a in crystals], repeats)),
     ]
 
 

@@ -44,7 +44,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from e3nn import o3  # noqa: E402
 
-from equitools.tp import CGTensorProduct, GauntTensorProduct
+from equitools.tp import CGTensorProduct, GauntTensorProduct  # noqa: E402
+from timing import best_time  # noqa: E402
 
 METHODS = ["e3nn_full", "e3nn_grid", "cg_dense", "cg_sparse", "gaunt_dense", "gaunt_fourier", "gaunt_grid", "gaunt_grid_fft",
            "gaunt_grid_odd"]
@@ -75,16 +76,6 @@ def build(method: str, L: int):
     return GauntTensorProduct(L, L, L, method=kind, parity_odd=method.endswith("odd"), **options), per_row
 
 
-def best_time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def measure(method: str, L: int, rows: int, repeats: int, budget: float, fixed_rows: int | None = None,
             cg_lmax: int = 10) -> dict:
     if method in ("cg_dense", "cg_sparse", "gaunt_dense") and L > cg_lmax:
@@ -109,7 +100,7 @@ def measure(method: str, L: int, rows: int, repeats: int, budget: float, fixed_r
 
     if fixed_rows is None:
         probe = int(min(rows, 4096, MEMORY_ELEMENTS / per_row))
-        estimate = 3 * best_time(lambda: forward(*inputs(probe)), 1) * rows / probe  # forward + backward
+        estimate = 3 * best_time(lambda: forward(*inputs(probe)), 1, warmup=True) * rows / probe  # forward + backward
         measured = int(min(rows, max(probe, rows * budget / estimate), max(probe, MEMORY_ELEMENTS / per_row)))
     else:
         measured = fixed_rows
@@ -118,8 +109,8 @@ def measure(method: str, L: int, rows: int, repeats: int, budget: float, fixed_r
     scale = rows / measured
     return {
         "method": method, "L": L, "rows": rows, "rows_measured": measured, "build_s": build_s,
-        "forward_s": best_time(lambda: forward(x, y), repeats) * scale,
-        "forward_backward_s": best_time(lambda: forward_backward(xg, yg), repeats) * scale,
+        "forward_s": best_time(lambda: forward(x, y), repeats, warmup=True) * scale,
+        "forward_backward_s": best_time(lambda: forward_backward(xg, yg), repeats, warmup=True) * scale,
     }
 
 

@@ -29,9 +29,10 @@ exact instead: SiLU on the m = 0 coefficients (invariant under rotations about t
 sigmoid gates, computed from them, on each ±m pair; the node-wise block is a per-degree linear
 map + gate + per-degree linear map (gates from the l = 0 channels) instead of the grid MLP;
 an equivariant layer norm precedes each block (pre-norm residuals); the edge embedding starts
-led by the distance (:class:`EdgeEmbedding`), without which the forces did not start to fit. eSCN is SO(3)-equivariant
-(not O(3)): its energy is rotation- but not reflection-invariant. On a CPU the messages run over
-blocks of edges (``nn.edges.edge_blocks``), so that their large temporaries are reused.
+led by the distance (:class:`EdgeEmbedding`), without which the forces did not start to fit.
+eSCN is SO(3)-equivariant (not O(3)): its energy is rotation- but not reflection-invariant. On a
+CPU the messages run over blocks of edges (``nn.edges.edge_blocks``), so that their large
+temporaries are reused.
 """
 
 from __future__ import annotations
