@@ -21,10 +21,11 @@ memory are its own); rounds alternate the order and the best round is reported (
 machine other processes only ever slow a round down; all rounds are kept in the JSON). Models
 slower than ``--slow`` seconds per step run one round. Peak memory is the growth of the
 process's resident set from before the warm-up step to the end of the timed steps (CPU; CUDA's
-peak allocation on a GPU). Also checked: equitools TensorNet inference under ``torch.compile``
+peak allocation on a GPU). Minor page faults and kernel CPU time per timed step are kept too:
+they are the cost of memory taken fresh from the OS, which differs between machines. Also checked: equitools TensorNet inference under ``torch.compile``
 (inductor) gives the same energies and forces as eager.
 
-    python benchmarks/bench_models.py                 # full run (< 10 min on 2 cores)
+    python benchmarks/bench_models.py                 # full run (10-15 min on 2 cores)
     python benchmarks/bench_models.py --quick         # fewer steps, no compile check
     python benchmarks/bench_models.py --device cuda   # the same table on a GPU
     python benchmarks/bench_models.py --frames 2 --models equitools-escn-published,mace \
@@ -39,6 +40,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -103,6 +105,12 @@ def _reset_peak() -> None:
             handle.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
     except OSError:
         pass
+
+
+def _fault_cost(before, after) -> tuple[int, float]:
+    """Minor page faults and kernel CPU seconds between two ``getrusage`` readings: the cost of
+    memory that the allocator takes fresh from the OS (it differs between machines)."""
+    return after.ru_minflt - before.ru_minflt, after.ru_stime - before.ru_stime
 
 
 def _setup_equitools(name, frames, device):
@@ -255,12 +263,14 @@ def worker(name: str, frames_count: int, steps: int, budget_s: float, device: st
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     first = one()  # warm-up (torchmd-net compiles its kernels here)
-    times, start = [], time.perf_counter()
+    times, start, usage = [], time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     while len(times) < steps and (not times or time.perf_counter() - start < budget_s):
         times.append(one())
+    faults, system_s = _fault_cost(usage, resource.getrusage(resource.RUSAGE_SELF))
     peak = (torch.cuda.max_memory_allocated() / 2**20) if device.startswith("cuda") else _status_mb("VmHWM") - base
     result = {"model": name, "params": params, "first_step_s": first, "step_s": statistics.median(times),
               "step_s_all": times, "peak_memory_mb": peak, "threads": torch.get_num_threads(),
+              "page_faults_per_step": faults / len(times), "kernel_cpu_s_per_step": system_s / len(times),
               "torch": torch.__version__}
     if compile_check and name == "equitools-tensornet":
         result["compile"] = _compile_check(model, data)
@@ -351,7 +361,9 @@ def main() -> None:
                  "step_s": min(x["step_s"] for x in good),
                  "step_s_median": statistics.median(x["step_s"] for x in good),
                  "step_s_rounds": [x["step_s"] for x in good],
-                 "peak_memory_mb": statistics.median(x["peak_memory_mb"] for x in good)}
+                 "peak_memory_mb": statistics.median(x["peak_memory_mb"] for x in good),
+                 "page_faults_per_step": statistics.median(x["page_faults_per_step"] for x in good),
+                 "kernel_cpu_s_per_step": statistics.median(x["kernel_cpu_s_per_step"] for x in good)}
         for x in good:
             if "compile" in x:
                 entry["compile"] = x["compile"]
@@ -382,7 +394,8 @@ def main() -> None:
     tmp.write_text(json.dumps(report, indent=2) + "\n")
     os.replace(tmp, args.output)
     print(f"\n{report['benchmark']}; {report['batch']}; {report['device']}; torch {report['torch']}")
-    print(f"{'model':22s} {'params':>10s} {'s/step':>9s} {'peak MB':>9s} {'vs torchmd-net':>15s} {'vs MACE':>9s}")
+    print(f"{'model':22s} {'params':>10s} {'s/step':>9s} {'peak MB':>9s} {'vs torchmd-net':>15s} {'vs MACE':>9s}"
+          f" {'faults/step':>12s} {'kernel s/step':>14s}")
     for name, entry in summary.items():
         if "step_s" not in entry:
             print(f"{name:22s} failed: {entry['error']}")
@@ -390,7 +403,8 @@ def main() -> None:
         tn = entry.get("speedup_vs_torchmdnet_tensornet")
         mace = entry.get("speedup_vs_mace")
         print(f"{name:22s} {entry['params']:>10,d} {entry['step_s']:>9.3f} {entry['peak_memory_mb']:>9.0f} "
-              f"{(f'{tn:.2f}x' if tn else ''):>15s} {(f'{mace:.2f}x' if mace else ''):>9s}")
+              f"{(f'{tn:.2f}x' if tn else ''):>15s} {(f'{mace:.2f}x' if mace else ''):>9s}"
+              f" {entry['page_faults_per_step']:>12,.0f} {entry['kernel_cpu_s_per_step']:>14.2f}")
     compile_info = summary.get("equitools-tensornet", {}).get("compile")
     if compile_info:
         print(f"torch.compile (inductor) TensorNet inference: {compile_info['compiled_inference_s']:.3f} s vs eager "
