@@ -387,6 +387,7 @@ def main() -> None:
                                                                  f"{os.cpu_count()} cores)",
         "torch": torch.__version__, "rounds": args.rounds,
         "command": " ".join(["python benchmarks/bench_models.py", *sys.argv[1:]]),
+        "allocator_settings": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
         "wall_s": round(time.time() - started, 1), "date": time.strftime("%Y-%m-%d"), "models": summary,
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
