@@ -133,7 +133,8 @@ def bench_qm9(data: Path, tmp: Path, repeats: int) -> list[dict]:
                         best_time(lambda: pandas_qm9(path), repeats)))
     except ImportError as exc:
         rows.append({"section": "load QM9 CSV", "method": "pandas baseline", "unavailable": str(exc)})
-    rows.append(row("load QM9 CSV", "equitools QM9, cache hit", n, best_time(lambda: QM9(path, cache_dir=tmp / "cache-q"), repeats)))
+    rows.append(row("load QM9 CSV", "equitools QM9, cache hit", n,
+                    best_time(lambda: QM9(path, cache_dir=tmp / "cache-q"), repeats)))
     return rows
 
 
@@ -158,8 +159,10 @@ def bench_graphs(data: Path, repeats: int, frames: int) -> list[dict]:
     }
     assert edges["ours"] == edges["ase"], edges
     rows = [
-        row("graph molecules", "equitools RadiusGraph, batches of 64", frames, best_time(lambda: [transform(b.clone()) for b in batches], repeats)),
-        row("graph molecules", "equitools RadiusGraph, per frame", frames, best_time(lambda: [transform(d.clone()) for d in items], repeats)),
+        row("graph molecules", "equitools RadiusGraph, batches of 64", frames,
+            best_time(lambda: [transform(b.clone()) for b in batches], repeats)),
+        row("graph molecules", "equitools RadiusGraph, per frame", frames,
+            best_time(lambda: [transform(d.clone()) for d in items], repeats)),
         row("graph molecules", "ase.neighborlist.neighbor_list, per frame", frames,
             best_time(lambda: [neighbor_list("ij", a, cutoff) for a in atoms], repeats)),
         row("graph molecules", "vesin, per frame", frames,
@@ -191,7 +194,8 @@ def bench_periodic(repeats: int) -> list[dict]:
     transform = RadiusGraph(cutoff)
     assert transform(items[0].clone()).edge_index.shape[1] == len(neighbor_list("i", crystals[0], cutoff))
     return [
-        row("graph periodic", "equitools RadiusGraph (vesin), 216-atom Si", n, best_time(lambda: [transform(d.clone()) for d in items], repeats)),
+        row("graph periodic", "equitools RadiusGraph (vesin), 216-atom Si", n,
+            best_time(lambda: [transform(d.clone()) for d in items], repeats)),
         row("graph periodic", "ase.neighborlist.neighbor_list, 216-atom Si", n,
             best_time(lambda: [neighbor_list("ijS", a, cutoff) for a in crystals], repeats)),
     ]

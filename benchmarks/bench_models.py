@@ -22,8 +22,9 @@ machine other processes only ever slow a round down; all rounds are kept in the 
 slower than ``--slow`` seconds per step run one round. Peak memory is the growth of the
 process's resident set from before the warm-up step to the end of the timed steps (CPU; CUDA's
 peak allocation on a GPU). Minor page faults and kernel CPU time per timed step are kept too:
-they are the cost of memory taken fresh from the OS, which differs between machines. Also checked: equitools TensorNet inference under ``torch.compile``
-(inductor) gives the same energies and forces as eager.
+they are the cost of memory taken fresh from the OS, which differs between machines, and glibc's
+``MALLOC_*`` settings of the run are recorded. Also checked: equitools TensorNet inference under
+``torch.compile`` (inductor) gives the same energies and forces as eager.
 
     python benchmarks/bench_models.py                 # full run (10-15 min on 2 cores)
     python benchmarks/bench_models.py --quick         # fewer steps, no compile check
