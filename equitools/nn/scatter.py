@@ -32,7 +32,7 @@ def index_add(out: torch.Tensor, index: torch.Tensor, src: torch.Tensor) -> torc
 
 
 class _Gather(torch.autograd.Function):
-    """``x.index_select(0, index)`` whose backward is :func:`index_add` (keeps only ``index``)."""
+    """``x.index_select(0, index)`` whose backward is :func:`scatter_sum` (keeps only ``index``)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -43,7 +43,7 @@ class _Gather(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (index,) = ctx.saved_tensors
-        return index_add(grad.new_zeros((ctx.rows,) + tuple(grad.shape[1:])), index, grad), None
+        return scatter_sum(grad, index, ctx.rows), None
 
 
 def gather(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
