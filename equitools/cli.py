@@ -29,7 +29,23 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(modules[args.command])
     command_parser = argparse.ArgumentParser(prog=f"equitools {args.command}", description=COMMANDS[args.command][1])
     module.add_arguments(command_parser)
-    return int(module.run(command_parser.parse_args(rest)) or 0)
+    command_args = command_parser.parse_args(rest)
+    try:
+        return int(module.run(command_args) or 0)
+    except KeyboardInterrupt:
+        print(f"equitools {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as err:  # bad input or an OS refusal: one line, no traceback
+        print(f"equitools {args.command}: error: {one_line(err)}", file=sys.stderr)
+        return 1
+
+
+def one_line(err: BaseException) -> str:
+    """``err``'s message on one line (ASE and numpy messages can span several)."""
+    text = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    if isinstance(err, OSError) and err.filename is not None and str(err.filename) not in text:
+        text = f"{err.filename}: {text}"
+    return text or type(err).__name__
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from torch_geometric.data import Data
 
 from equitools.models import Potential
+from equitools.models.checks import GeometryError
 
 
 class EquiCalculator(Calculator):
@@ -41,6 +42,7 @@ class EquiCalculator(Calculator):
         want_stress = "stress" in properties
         if want_stress and not self.atoms.cell.rank == 3:
             raise ValueError("stress needs a 3D cell: this structure has none (set atoms.cell)")
+        _check_finite(self.atoms)
         data = Data(z=torch.as_tensor(self.atoms.numbers, dtype=torch.long, device=self.device),
                     pos=torch.as_tensor(self.atoms.positions, dtype=self.dtype, device=self.device),
                     cell=torch.as_tensor(self.atoms.cell.array, dtype=self.dtype, device=self.device).unsqueeze(0),
@@ -53,3 +55,15 @@ class EquiCalculator(Calculator):
         if want_stress:
             s = out["stress"].detach().double().cpu().numpy().reshape(3, 3)
             self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+
+
+def _check_finite(atoms) -> None:
+    """Raise :class:`GeometryError` naming the first atom with a NaN or infinite position, or a
+    non-finite cell: a radius graph would silently drop such an atom."""
+    bad = np.flatnonzero(~np.isfinite(atoms.positions).all(axis=1))
+    if bad.size:
+        i = int(bad[0])
+        raise GeometryError(f"atom {i} ({atoms.get_chemical_symbols()[i]}) has a NaN or infinite position "
+                            f"{atoms.positions[i].tolist()} Å")
+    if not np.isfinite(atoms.cell.array).all():
+        raise GeometryError(f"the cell has a NaN or infinite entry: {atoms.cell.array.tolist()}")

@@ -9,8 +9,9 @@ eager mode (tested; the ``so3`` and ``tp`` calls run eagerly inside the compiled
 with force losses needs a double backward, which ``torch.compile`` does not support: train eagerly.
 """
 
+from .checks import GeometryError
 from .io import load, save
 from .potential import Potential
 from .registry import COMMON_DEFAULTS, MODEL_DEFAULTS, MODELS, build, default_config
 
-__all__ = ["COMMON_DEFAULTS", "MODEL_DEFAULTS", "MODELS", "Potential", "build", "default_config", "load", "save"]
+__all__ = ["COMMON_DEFAULTS", "GeometryError", "MODEL_DEFAULTS", "MODELS", "Potential", "build", "default_config", "load", "save"]

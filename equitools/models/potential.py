@@ -24,6 +24,7 @@ from torch import nn
 from ..nn.blocks import MLP
 from ..nn.edges import build_edges
 from ..nn.graph import cells_per_structure
+from .checks import check_cell, check_positions, check_result
 
 READOUTS = ("sum", "mean", "dipole")
 
@@ -37,7 +38,9 @@ class Potential(nn.Module):
     needed for stress) and ``pbc`` (bool, ``(n_graphs, 3)`` or flat). When any pbc is true, periodic
     images within the cutoff are neighbours; a given ``edge_index`` then needs its integer image
     shifts ``cell_shift`` ``(n_edges, 3)`` (as made by :class:`~equitools.data.RadiusGraph`), else
-    ValueError. Returns ``{"energy": (n_graphs,), "forces": (n_atoms, 3)}`` in eV and eV/Å, plus
+    ValueError. Non-finite positions or cells, and coincident atoms, raise
+    :class:`~equitools.models.checks.GeometryError` naming the atom (pair) and structure.
+    Returns ``{"energy": (n_graphs,), "forces": (n_atoms, 3)}`` in eV and eV/Å, plus
     ``"stress"`` ``(n_graphs, 3, 3)`` (eV/Å³) when asked for; energies are float64. With the
     "dipole" readout also ``"dipole"`` ``(n_graphs, 3)`` and ``"charges"`` ``(n_atoms,)``.
     """
@@ -106,6 +109,10 @@ class Potential(nn.Module):
         if compute_stress and cell is None:
             raise ValueError("stress needs a cell: the batch has no 'cell' attribute")
         cell = cells_per_structure(cell).to(pos.dtype) if periodic or compute_stress else None
+        if cell is not None:
+            check_cell(cell)
+        if periodic:  # the periodic graph needs finite positions before it looks for images
+            check_positions(pos, batch)
         lattice = cell  # the cell the graph sees: strained with the atoms for stress
         strain = None
         if compute_stress:
@@ -130,6 +137,8 @@ class Potential(nn.Module):
                 g = grads[1] if grads[1] is not None else torch.zeros_like(strain)
                 volume = torch.linalg.det(cell).abs().view(-1, 1, 1)
                 out["stress"] = g / volume
+        check_result(pos, batch, [out[k] for k in ("energy", "forces", "stress") if k in out], graph.length,
+                     graph.edge_index)
         return out
 
     def _reduce(self, atomic: torch.Tensor, z: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor,
