@@ -19,12 +19,14 @@ def shared(*parts: str) -> Path:
 
 
 def fake_frames(n_frames: int = 6, z=(8, 1, 1), seed: int = 0) -> dict[str, np.ndarray]:
-    """Random frames in the rMD17 schema (kcal/mol), every array well formed."""
+    """Random frames in the rMD17 schema (kcal/mol), every array well formed: atoms on a 1.5 Å
+    grid, moved by 0.05 Å noise, so no two are closer than the loaders' minimum distance."""
     rng = np.random.default_rng(seed)
     z = np.asarray(z, dtype=np.uint8)
+    grid = 1.5 * np.array([(k % 3, k // 3 % 3, k // 9) for k in range(z.size)], dtype=np.float64)
     return {
         "nuclear_charges": z,
-        "coords": rng.normal(size=(n_frames, z.size, 3)),
+        "coords": grid + rng.normal(scale=0.05, size=(n_frames, z.size, 3)),
         "energies": rng.normal(-1000.0, 1.0, size=n_frames),
         "forces": rng.normal(size=(n_frames, z.size, 3)),
     }

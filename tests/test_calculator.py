@@ -84,6 +84,7 @@ def test_nve_conserves_energy_and_writes_the_trajectory(model, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "md.traj"]
     summary = report.summary()
     assert summary["temperature_mean_K"] > 0 and summary["trajectory"].endswith("md.traj")
+    assert report.stopped is None and summary["stopped"] is None
 
 
 def test_langevin_and_bad_arguments(model):

@@ -53,7 +53,8 @@ def _rewrite(path, drop=None, replace=None):
         (lambda p: _rewrite(p, drop="metadata"), "missing key 'metadata'"),
         (lambda p: _rewrite(p, replace={"metadata": np.array("{bad json")}), "not valid JSON"),
         (lambda p: _rewrite(p, replace={"matrix": np.zeros((4, 4))}), "has shape"),
-        (lambda p: _rewrite(p, replace={"paths": np.array([[1, 0]])}), "does not add up"),
+        (lambda p: _rewrite(p, replace={"paths": np.array([[1, 0]])}), "key 'paths': has shape"),
+        (lambda p: _rewrite(p, replace={"paths": np.array([[1, 2], [1, 1], [1, 0]])}), "not the coupling paths"),
     ],
 )
 def test_corrupt_files_give_errors_naming_file_and_key(corruption, message, tmp_path):

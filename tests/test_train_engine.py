@@ -193,9 +193,9 @@ def test_qm9_target_energy_only(tmp_path):
 
 
 def test_bad_values_are_named():
-    with pytest.raises(ConfigError, match="training.force_weight must be a number >= 0"):
+    with pytest.raises(ConfigError, match="training.force_weight must be a finite number >= 0"):
         resolve_config({"training": {"force_weight": -1}})
-    with pytest.raises(ConfigError, match="training.lr must be a number"):
+    with pytest.raises(ConfigError, match="training.lr must be a finite number > 0, got 'fast'"):
         resolve_config({"training": {"lr": "fast"}})
 
 

@@ -42,7 +42,7 @@ class EquiCalculator(Calculator):
         want_stress = "stress" in properties
         if want_stress and not self.atoms.cell.rank == 3:
             raise ValueError("stress needs a 3D cell: this structure has none (set atoms.cell)")
-        _check_finite(self.atoms)
+        check_finite_structure(self.atoms)
         data = Data(z=torch.as_tensor(self.atoms.numbers, dtype=torch.long, device=self.device),
                     pos=torch.as_tensor(self.atoms.positions, dtype=self.dtype, device=self.device),
                     cell=torch.as_tensor(self.atoms.cell.array, dtype=self.dtype, device=self.device).unsqueeze(0),
@@ -57,7 +57,7 @@ class EquiCalculator(Calculator):
             self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
 
 
-def _check_finite(atoms) -> None:
+def check_finite_structure(atoms) -> None:
     """Raise :class:`GeometryError` naming the first atom with a NaN or infinite position, or a
     non-finite cell: a radius graph would silently drop such an atom."""
     bad = np.flatnonzero(~np.isfinite(atoms.positions).all(axis=1))

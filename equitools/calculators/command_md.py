@@ -1,4 +1,7 @@
-"""``equitools md CHECKPOINT STRUCTURE``: MD with a trained potential; trajectory, report, plot."""
+"""``equitools md CHECKPOINT STRUCTURE``: MD with a trained potential; trajectory, report, plot.
+
+Exit codes: 0 a complete run; 1 a file or model problem; 2 a bad argument; 3 the blow-up check
+stopped the run (the report, the plot and the trajectory up to the stop are still written)."""
 
 from __future__ import annotations
 
@@ -7,47 +10,75 @@ import json
 import sys
 from pathlib import Path
 
-from .md import INTEGRATORS
+from ..arguments import bounded
+from .md import INTEGRATORS, MAX_FORCE_EV_PER_A, MDBlowUpError, MDReport, run_md
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="model file (model.pt), run folder, or training checkpoint (.ckpt)")
     parser.add_argument("structure", help="start structure: any ase.io file, or an rMD17/MD17 .npz (a frame of it)")
-    parser.add_argument("--index", type=int, default=0, help="frame of the structure file (default 0)")
+    parser.add_argument("--index", type=int, default=0,
+                        help="frame of the structure file (default 0; negative: from the end)")
     parser.add_argument("--integrator", choices=INTEGRATORS, default="verlet",
                         help="verlet (NVE, reports energy drift) or langevin (NVT)")
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--timestep", type=float, default=0.5, help="fs (default 0.5)")
-    parser.add_argument("--temperature", type=float, default=300.0, help="initial/bath temperature, K")
-    parser.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs")
-    parser.add_argument("--interval", type=int, default=10, help="steps between logged/written frames")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=bounded(int, 1), default=1000)
+    parser.add_argument("--timestep", type=bounded(float, 0, strict=True, unit=" fs"), default=0.5,
+                        help="fs (default 0.5)")
+    parser.add_argument("--temperature", type=bounded(float, 0, unit=" K"), default=300.0,
+                        help="initial/bath temperature, K")
+    parser.add_argument("--friction", type=bounded(float, 0, unit=" 1/fs"), default=0.01,
+                        help="Langevin friction, 1/fs")
+    parser.add_argument("--interval", type=bounded(int, 1), default=10,
+                        help="steps between logged/written frames (at most --steps)")
+    parser.add_argument("--seed", type=bounded(int, 0), default=0)
+    parser.add_argument("--max-force", type=bounded(float, 0, strict=True, unit=" eV/Å"), default=MAX_FORCE_EV_PER_A,
+                        help=f"blow-up check: stop when a force exceeds this, eV/Å (default {MAX_FORCE_EV_PER_A:g})")
+    parser.add_argument("--max-temperature", type=bounded(float, 0, strict=True, unit=" K"), default=None,
+                        help="blow-up check: stop above this temperature, K (default max(10 T, T + 1000))")
     parser.add_argument("-o", "--output", default="md", help="folder for md.traj, md_report.json, md_energy.png")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.interval > args.steps:
+        print(f"equitools md: error: --interval must be <= --steps ({args.steps}), got {args.interval}",
+              file=sys.stderr)
+        return 2
     try:
-        summary = simulate(args)
-    except (FileNotFoundError, ValueError) as err:
+        report = simulate(args)
+        summary = write_outputs(report, args)
+    except (OSError, ValueError) as err:
         print(f"equitools md: error: {err}", file=sys.stderr)
         return 1
     print(format_report(summary))
+    if report.stopped:
+        print(f"equitools md: error: MD stopped: {report.stopped}; the frames before it are in "
+              f"{report.trajectory}, the report in {Path(args.output) / 'md_report.json'}", file=sys.stderr)
+        return 3
     return 0
 
 
-def simulate(args: argparse.Namespace) -> dict:
-    from equitools.atomic import atomic_write_text
-
+def simulate(args: argparse.Namespace) -> MDReport:
+    """The MD run of ``args``; a run stopped by the blow-up check gives its report up to the stop."""
     from .ase import EquiCalculator
-    from .md import run_md
-    from .plots import plot_md
     from .structures import read_structure
 
     calculator = EquiCalculator(args.checkpoint)
     atoms = read_structure(args.structure, args.index)
+    try:
+        return run_md(atoms, calculator, args.steps, args.timestep, args.temperature, args.integrator,
+                      args.friction, args.interval, Path(args.output) / "md.traj", args.seed, args.max_force,
+                      args.max_temperature)
+    except MDBlowUpError as err:
+        return err.report
+
+
+def write_outputs(report: MDReport, args: argparse.Namespace) -> dict:
+    """Write ``md_report.json`` and ``md_energy.png`` of ``report`` to ``args.output``; the summary."""
+    from equitools.atomic import atomic_write_text
+
+    from .plots import plot_md
+
     out = Path(args.output)
-    report = run_md(atoms, calculator, args.steps, args.timestep, args.temperature, args.integrator,
-                    args.friction, args.interval, out / "md.traj", args.seed)
     summary = {**report.summary(), "checkpoint": str(args.checkpoint), "structure": str(args.structure),
                "plot": str(out / "md_energy.png")}
     atomic_write_text(out / "md_report.json", json.dumps(summary, indent=2))
@@ -60,8 +91,11 @@ def format_report(summary: dict) -> str:
     lines = [f"{summary['integrator']} MD: {summary['steps']} steps of {summary['timestep_fs']} fs "
              f"({summary['simulated_ps']:.3f} ps), {summary['n_atoms']} atoms",
              f"temperature: {summary['temperature_mean_K']:.1f} ± {summary['temperature_std_K']:.1f} K"]
+    if summary["stopped"]:
+        lines.insert(1, f"stopped early: {summary['stopped']}")
     if summary["integrator"] == "verlet":
-        lines.append(f"NVE total-energy drift: {summary['drift_meV_per_atom_ps']:+.3f} meV/atom/ps "
-                     f"(max |ΔE| {summary['max_deviation_meV_per_atom']:.3f} meV/atom)")
+        drift = summary["drift_meV_per_atom_ps"]
+        lines.append("NVE total-energy drift: " + ("not available (fewer than 2 logged frames)" if drift is None else
+                     f"{drift:+.3f} meV/atom/ps (max |ΔE| {summary['max_deviation_meV_per_atom']:.3f} meV/atom)"))
     lines += [f"trajectory: {summary['trajectory']}", f"plot: {summary['plot']}"]
     return "\n".join(lines)

@@ -19,7 +19,9 @@ def plot_md(report: MDReport, output: str | Path) -> Path:
         ax_e.plot(report.time_ps, values - (ref if label != "kinetic" else 0.0), label=label)
     ax_e.set_xlabel("time (ps)")
     ax_e.set_ylabel("energy - E_tot(0) (eV); kinetic as is")
-    ax_e.set_title(f"{report.integrator}: E_tot drift {report.drift_meV_per_atom_ps:+.3g} meV/atom/ps", fontsize=10)
+    drift = report.drift_meV_per_atom_ps
+    ax_e.set_title(f"{report.integrator}: E_tot drift " + ("n/a" if drift is None else f"{drift:+.3g} meV/atom/ps")
+                   + (" (stopped early)" if report.stopped else ""), fontsize=10)
     ax_e.legend(fontsize=8)
     ax_t.plot(report.time_ps, report.temperature)
     ax_t.set_xlabel("time (ps)")

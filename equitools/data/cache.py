@@ -1,5 +1,8 @@
-"""Processed-data cache: one ``.pt`` file per (loader, sources, options), rebuilt when a source
-file changes (size or modification time) and written atomically.
+"""Processed-data cache: one ``.pt`` file per (loader, sources, options), written atomically and
+rebuilt when a source's content changes. The stamp keys on each source's resolved path, size and
+content: for zip archives (``.npz``) the CRC-32 and sizes of every member, read from the zip
+directory alone; for other files a BLAKE2b hash of the bytes. Modification times are ignored, so
+a rewrite that keeps size and mtime is still seen.
 
 Location: ``cache_dir`` argument, else ``$EQUITOOLS_CACHE``, else ``$XDG_CACHE_HOME/equitools``,
 else ``~/.cache/equitools``.
@@ -11,6 +14,7 @@ import hashlib
 import json
 import os
 import warnings
+import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -19,7 +23,7 @@ import torch
 from ..atomic import atomic_write
 from .frames import Frames
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Bumped whenever the processed layout or a conversion changes; older caches are rebuilt."""
 
 
@@ -32,12 +36,27 @@ def default_cache_dir() -> Path:
 
 
 def fingerprint(sources: Iterable[Path]) -> str:
-    """Digest of the resolved path, size and modification time (ns) of every source file."""
+    """Digest of the resolved path, size and content (:func:`content_digest`) of every source file."""
     h = hashlib.sha256()
-    for path in sources:
-        st = Path(path).stat()
-        h.update(f"{Path(path).resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    for path in map(Path, sources):
+        h.update(f"{path.resolve()}\0{path.stat().st_size}\0{content_digest(path)}\n".encode())
     return h.hexdigest()
+
+
+def content_digest(path: Path) -> str:
+    """What ``path`` holds: the name, CRC-32 and sizes of every member of a zip archive (from its
+    directory, without decompressing), else a BLAKE2b digest of the bytes read in 1 MiB chunks."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "zip:" + ";".join(f"{i.filename}:{i.CRC:08x}:{i.file_size}:{i.compress_size}"
+                                     for i in archive.infolist())
+    except zipfile.BadZipFile:
+        pass  # not a zip archive: hash the bytes
+    h = hashlib.blake2b()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return "blake2b:" + h.hexdigest()
 
 
 def cache_path(kind: str, sources: list[Path], options: dict, cache_dir: str | Path | None = None) -> Path:
@@ -55,7 +74,10 @@ def load_or_build(kind: str, sources: list[Path], options: dict, build: Callable
     if not use_cache:
         return build()
     path = cache_path(kind, sources, options, cache_dir)
-    stamp = {"version": FORMAT_VERSION, "fingerprint": fingerprint(sources)}
+    try:
+        stamp = {"version": FORMAT_VERSION, "fingerprint": fingerprint(sources)}
+    except OSError:  # a missing or unreadable source: build() reports it, naming the file
+        return build()
     if path.exists():
         try:
             payload = torch.load(path, weights_only=True)

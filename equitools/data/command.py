@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from equitools.nn.scatter import scatter_sum
+from equitools.safe_npz import READ_ERRORS, open_npz
 
 from .errors import DataFormatError
 from .units import ENERGY_UNITS
@@ -68,13 +69,13 @@ def _generate(args) -> int:
 
 
 def guess_format(path: Path) -> str:
-    """The loader for ``path``: rmd17/md17 by npz keys, qm9 for CSVs, folders and tar archives,
-    else extxyz (anything ase.io reads)."""
+    """The loader for ``path``: md17 for an npz with any sGDML key (``R``, ``E``, ``F``), else
+    rmd17; qm9 for CSVs, folders and tar archives; else extxyz (anything ase.io reads)."""
     if path.suffix == ".npz":
         try:
-            with np.load(path, allow_pickle=False) as archive:
-                return "md17" if "R" in archive.files else "rmd17"
-        except Exception:
+            with open_npz(path) as archive:
+                return "md17" if {"R", "E", "F"} & set(archive.files) else "rmd17"
+        except READ_ERRORS:
             return "rmd17"  # the loader reports what is wrong with the file
     if path.is_dir() or path.suffix == ".csv" or ".tar" in path.suffixes:
         return "qm9"

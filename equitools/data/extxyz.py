@@ -14,7 +14,7 @@ from .dataset import AtomsDataset
 from .errors import DataFormatError
 from .frames import Frames
 from .units import energy_factor
-from .validate import check_frames
+from .validate import MIN_DISTANCE, check_frames
 
 
 class ExtXYZ(AtomsDataset):
@@ -24,21 +24,26 @@ class ExtXYZ(AtomsDataset):
     energy_key / forces_key: where the labels are, in ``atoms.info`` / ``atoms.arrays`` or the
     results of the calculator ASE attaches (``energy``, ``forces``); None to read structures
     only. energy_unit: the file's energy unit (forces: that unit per Å), converted to eV.
+    min_distance: as :class:`~equitools.data.RMD17` (Cartesian distance within the cell: periodic
+    images are not compared).
     Every frame also carries ``cell`` ``(1, 3, 3)`` Å and ``pbc`` ``(1, 3)`` bool, for
     :class:`~equitools.data.graphs.RadiusGraph` on periodic systems.
     """
 
     def __init__(self, path: str | Path, *, energy_key: str | None = "energy", forces_key: str | None = "forces",
                  energy_unit: str = "eV", format: str | None = None, transform=None,
-                 dtype: torch.dtype | None = None, cache_dir=None, use_cache: bool = True):
+                 dtype: torch.dtype | None = None, cache_dir=None, use_cache: bool = True,
+                 min_distance: float = MIN_DISTANCE):
         path = Path(path)
         factor = energy_factor(energy_unit)
         if format is None and path.suffix in (".xyz", ".extxyz"):
             format = "extxyz"
-        options = {"energy_key": energy_key, "forces_key": forces_key, "energy_unit": energy_unit, "format": format}
+        options = {"energy_key": energy_key, "forces_key": forces_key, "energy_unit": energy_unit, "format": format,
+                   "min_distance": min_distance}
 
         def build():
-            frames = [_frame(path, k, atoms, energy_key, forces_key, factor) for k, atoms in enumerate(_read(path, format))]
+            frames = [_frame(path, k, atoms, energy_key, forces_key, factor, min_distance)
+                      for k, atoms in enumerate(_read(path, format))]
             if not frames:
                 raise DataFormatError(path, "no frames")
             metadata = {"source": str(path.resolve()), "format": f"ase:{format or 'auto'}",
@@ -77,7 +82,7 @@ def _label(atoms: Atoms, key: str, per_atom: bool):
     return results.get(key)
 
 
-def _frame(path: Path, k: int, atoms: Atoms, energy_key, forces_key, factor: float) -> Frames:
+def _frame(path: Path, k: int, atoms: Atoms, energy_key, forces_key, factor: float, min_distance: float) -> Frames:
     labels = {}
     for field, key, per_atom in (("energy", energy_key, False), ("forces", forces_key, True)):
         if key is None:
@@ -93,7 +98,7 @@ def _frame(path: Path, k: int, atoms: Atoms, energy_key, forces_key, factor: flo
     cell, pbc = np.asarray(atoms.cell.array, dtype=np.float64), np.asarray(atoms.pbc, dtype=bool)
     z = check_frames(path, atoms.numbers, atoms.positions[None], energy, None if forces is None else forces[None],
                      extra={"cell": cell[None]}, keys={"z": "species", "pos": "pos", "energy": energy_key, "forces": forces_key},
-                     first=k)
+                     first=k, min_distance=min_distance)
     return Frames.from_fixed(z, atoms.positions[None],
                              None if energy is None else energy.astype(np.float64) * factor,
                              None if forces is None else forces[None].astype(np.float64) * factor,

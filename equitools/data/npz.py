@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import zipfile
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from ..safe_npz import READ_ERRORS, UnsafeNpzError, npy_header, open_npz, read_member
 from .errors import DataFormatError
 from .frames import Frames
 from .units import energy_factor
-from .validate import check_frames
-
-_UNREADABLE = (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, KeyError)
+from .validate import MIN_DISTANCE, check_frames
 
 
 def read_npz_arrays(path: str | Path, keys: Mapping[str, str]) -> tuple[dict[str, np.ndarray], dict]:
@@ -22,8 +19,8 @@ def read_npz_arrays(path: str | Path, keys: Mapping[str, str]) -> tuple[dict[str
 
     Returns ``({field: array}, {key: value})``; the second holds the file's 0-d entries other
     than ``keys`` (e.g. sGDML's ``theory``, generated sets' ``temperature_K``).
-    Raises :class:`DataFormatError` for an empty, truncated or non-npz file, a missing key or an
-    unreadable array.
+    Raises :class:`DataFormatError` for an empty, truncated or non-npz file, a missing key, an
+    unreadable array, or one too large for memory or larger than its member (checked unread).
     """
     path = Path(path)
     if not path.is_file():
@@ -31,11 +28,11 @@ def read_npz_arrays(path: str | Path, keys: Mapping[str, str]) -> tuple[dict[str
     if path.stat().st_size == 0:
         raise DataFormatError(path, "file is empty")
     try:
-        archive = np.load(path, allow_pickle=False)
-    except _UNREADABLE as exc:
+        archive = open_npz(path)
+    except UnsafeNpzError as exc:
+        raise DataFormatError(path, exc.problem) from None
+    except READ_ERRORS as exc:
         raise DataFormatError(path, f"not a readable .npz archive (truncated or corrupt?): {exc}") from exc
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DataFormatError(path, "a single .npy array, not an .npz archive of named arrays")
     with archive:
         present = set(archive.files)
         for key in keys.values():
@@ -45,40 +42,43 @@ def read_npz_arrays(path: str | Path, keys: Mapping[str, str]) -> tuple[dict[str
         arrays = {}
         for field, key in keys.items():
             try:
-                arrays[field] = archive[key]
-            except _UNREADABLE as exc:
+                arrays[field] = read_member(archive, key)
+            except UnsafeNpzError as exc:
+                raise DataFormatError(path, exc.problem, where=f"key {key!r}") from None
+            except READ_ERRORS as exc:
                 raise DataFormatError(path, f"cannot be read (truncated archive or object array?): {exc}",
                                       where=f"key {key!r}") from exc
-        extras = {key: archive[key].item() for key in sorted(present - set(keys.values()))
-                  if _is_small_scalar(archive, key)}
+        extras = {key: value for key in sorted(present - set(keys.values()))
+                  if (value := _small_scalar(archive, key)) is not None}
     return arrays, extras
 
 
-def _is_small_scalar(archive: np.lib.npyio.NpzFile, key: str) -> bool:
-    """Whether entry ``key`` is a readable 0-d number or string (read from its header only)."""
+def _small_scalar(archive: np.lib.npyio.NpzFile, key: str) -> int | float | str | None:
+    """Entry ``key`` if it is a readable 0-d number or string (judged from its header), else None."""
     try:
-        with archive.zip.open(f"{key}.npy") as f:
-            version = np.lib.format.read_magic(f)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, _, dtype = read_header(f)
-    except _UNREADABLE:
-        return False
-    return shape == () and dtype.kind in "biufU"
+        header = npy_header(archive, key)
+        if header is None or header[0] != () or header[1].kind not in "biufU":
+            return None
+        return read_member(archive, key).item()
+    except READ_ERRORS:  # UnsafeNpzError included: such an extra is left out
+        return None
 
 
 def read_npz_frames(path: str | Path, keys: Mapping[str, str], energy_unit: str,
-                    indices: np.ndarray | None = None) -> tuple[Frames, dict]:
+                    indices: np.ndarray | None = None, *, min_distance: float = MIN_DISTANCE) -> tuple[Frames, dict]:
     """Frames of an npz file with fields ``z``, ``pos``, ``energy``, ``forces`` under ``keys``.
 
     Energies ``(N,)`` or ``(N, 1)`` and forces in ``energy_unit`` (per Å) are converted to eV and
     eV/Å; positions are Å. ``indices`` (into the file's frames) selects frames after the whole
-    file is validated. Returns frames and metadata (source, units, the file's scalar extras).
+    file is validated; ``min_distance`` (Å) as :func:`check_frames`. Returns frames and metadata
+    (source, units, the file's scalar extras).
     """
     arrays, extras = read_npz_arrays(path, keys)
     energy = arrays["energy"]
     if energy.ndim == 2 and energy.shape[1] == 1:
         energy = energy[:, 0]
-    z = check_frames(path, arrays["z"], arrays["pos"], energy, arrays["forces"], keys=keys)
+    z = check_frames(path, arrays["z"], arrays["pos"], energy, arrays["forces"], keys=keys,
+                     min_distance=min_distance)
     factor = energy_factor(energy_unit)
     pos, forces = arrays["pos"], arrays["forces"]
     if indices is not None:

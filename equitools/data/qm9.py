@@ -16,7 +16,7 @@ from .errors import DataFormatError
 from .frames import Frames
 from .qm9_parse import ELEMENTS, PROPERTIES, Molecule, iter_csv, iter_raw_archive, iter_raw_folder, read_exclusions
 from .units import HARTREE
-from .validate import check_frames
+from .validate import MIN_DISTANCE, check_frames
 
 TARGETS = ("mu", "alpha", "homo", "lumo", "gap", "r2", "zpve", "U0", "U", "H", "G", "Cv",
            "U0_atom", "U_atom", "H_atom", "G_atom", "A", "B", "C")
@@ -71,23 +71,25 @@ class QM9(AtomsDataset):
     files, the ``dsgdb9nsd.xyz.tar.bz2`` archive, or a folder holding the archive or
     ``qm9_part*.csv``. exclude: QM9 indices to drop, or the path of the release's
     ``uncharacterized.txt`` (the 3,054 molecules that failed its consistency check; qm9pack
-    already leaves them out). Molecules are ordered by QM9 index.
+    already leaves them out). min_distance: as :class:`~equitools.data.RMD17`. Molecules are
+    ordered by QM9 index.
     """
 
     targets = TARGETS
     units = UNITS
 
     def __init__(self, root: str | Path | None = None, *, exclude: Iterable[int] | str | Path | None = None,
-                 transform=None, dtype: torch.dtype | None = None, cache_dir=None, use_cache: bool = True):
+                 transform=None, dtype: torch.dtype | None = None, cache_dir=None, use_cache: bool = True,
+                 min_distance: float = MIN_DISTANCE):
         kind, sources = _locate(root)
         excluded = sorted(read_exclusions(exclude) if isinstance(exclude, (str, Path)) else set(exclude or ()))
         extra = [Path(exclude)] if isinstance(exclude, (str, Path)) else []
 
         def build():
-            return _build(_molecules(kind, sources), sources, set(excluded))
+            return _build(_molecules(kind, sources), sources, set(excluded), min_distance)
 
-        frames, metadata = load_or_build(f"qm9-{kind}", sources + extra, {"exclude": excluded}, build,
-                                         cache_dir, use_cache)
+        options = {"exclude": excluded, "min_distance": min_distance}
+        frames, metadata = load_or_build(f"qm9-{kind}", sources + extra, options, build, cache_dir, use_cache)
         super().__init__(frames, metadata, transform=transform, dtype=dtype)
 
     def target_index(self, name: str) -> int:
@@ -122,7 +124,8 @@ def _molecules(kind: str, sources: list[Path]) -> Iterator[Molecule]:
             yield from (iter_csv(path) if kind == "csv" else iter_raw_archive(path))
 
 
-def _build(molecules: Iterable[Molecule], sources: list[Path], excluded: set[int]) -> tuple[Frames, dict]:
+def _build(molecules: Iterable[Molecule], sources: list[Path], excluded: set[int],
+           min_distance: float) -> tuple[Frames, dict]:
     parts, seen = [], {}
     for m in molecules:
         if m.index in seen:
@@ -132,7 +135,8 @@ def _build(molecules: Iterable[Molecule], sources: list[Path], excluded: set[int
             continue
         check_frames(m.source, m.z, m.pos[None], extra={p: m.props[None, k] for k, p in enumerate(PROPERTIES)},
                      keys={"z": "elements", "pos": "coordinates"},
-                     label="molecule" if m.line is None else f"line {m.line}: molecule", first=m.index)
+                     label="molecule" if m.line is None else f"line {m.line}: molecule", first=m.index,
+                     min_distance=min_distance)
         parts.append((m.index, m.z, m.pos, targets_of(m)))
     if not parts:
         raise DataFormatError(sources[0], "no molecules left" + (" after exclusions" if excluded else ""))

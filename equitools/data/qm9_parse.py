@@ -98,13 +98,30 @@ def parse_raw(text: str, source: str) -> Molecule:
     return Molecule(index, z, pos, props, source)
 
 
+def decode(data: bytes, source: str | Path) -> str:
+    """``data`` as UTF-8 text; :class:`DataFormatError` naming ``source`` and the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(source, f"not UTF-8 text: byte {data[exc.start]:#04x} at offset {exc.start}") from None
+
+
+def read_text(path: Path) -> str:
+    """The UTF-8 text of ``path``; :class:`DataFormatError` naming it if it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataFormatError(path, f"cannot be read: {exc.strerror or exc}") from None
+    return decode(data, path)
+
+
 def iter_raw_folder(folder: Path) -> Iterator[Molecule]:
     """Molecules of every ``dsgdb9nsd_*.xyz`` file in ``folder``, in file-name order."""
     files = sorted(folder.glob("dsgdb9nsd_*.xyz"))
     if not files:
         raise FileNotFoundError(f"{folder}: no dsgdb9nsd_*.xyz files")
     for path in files:
-        yield parse_raw(path.read_text(encoding="utf-8", errors="replace"), str(path))
+        yield parse_raw(read_text(path), str(path))
 
 
 def iter_raw_archive(path: Path) -> Iterator[Molecule]:
@@ -115,9 +132,10 @@ def iter_raw_archive(path: Path) -> Iterator[Molecule]:
             for member in archive:
                 if not member.isfile() or not member.name.endswith(".xyz"):
                     continue
-                text = archive.extractfile(member).read().decode("utf-8", errors="replace")
+                source = f"{path}:{member.name}"
+                text = decode(archive.extractfile(member).read(), source)
                 last = member.name
-                yield parse_raw(text, f"{path}:{member.name}")
+                yield parse_raw(text, source)
     except (tarfile.TarError, EOFError, OSError) as exc:
         where = f"after member {last}" if last else "first member"
         raise DataFormatError(path, f"truncated or corrupt archive: {exc}", where=where) from exc
@@ -127,19 +145,30 @@ def iter_raw_archive(path: Path) -> Iterator[Molecule]:
 
 def iter_csv(path: Path) -> Iterator[Molecule]:
     """Molecules of one qm9pack CSV (columns ``CSV_STRUCTURE`` + ``CSV_COLUMNS``)."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+    try:
+        f = open(path, newline="", encoding="utf-8")
+    except OSError as exc:
+        raise DataFormatError(path, f"cannot be read: {exc.strerror or exc}") from None
+    with f:
         reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            raise DataFormatError(path, "file is empty")
-        missing = [c for c in CSV_STRUCTURE + CSV_COLUMNS if c not in header]
-        if missing:
-            raise DataFormatError(path, f"not a qm9pack CSV: missing columns {', '.join(missing)}", where="line 1")
-        col = {name: header.index(name) for name in CSV_STRUCTURE + CSV_COLUMNS}
-        prop_cols = [col[c] for c in CSV_COLUMNS]
-        for row in reader:
-            if not row:
-                continue
+        try:
+            yield from _csv_molecules(reader, path)
+        except UnicodeDecodeError:  # decoded in blocks: the bad byte is at or after this line
+            raise DataFormatError(path, "not UTF-8 text", where=f"after line {reader.line_num}") from None
+
+
+def _csv_molecules(reader: Iterator[list[str]], path: Path) -> Iterator[Molecule]:
+    """The molecules of ``reader``'s rows: a header line, then one molecule per row."""
+    header = next(reader, None)
+    if header is None:
+        raise DataFormatError(path, "file is empty")
+    missing = [c for c in CSV_STRUCTURE + CSV_COLUMNS if c not in header]
+    if missing:
+        raise DataFormatError(path, f"not a qm9pack CSV: missing columns {', '.join(missing)}", where="line 1")
+    col = {name: header.index(name) for name in CSV_STRUCTURE + CSV_COLUMNS}
+    prop_cols = [col[c] for c in CSV_COLUMNS]
+    for row in reader:
+        if row:
             yield _csv_row(row, col, prop_cols, path, reader.line_num, len(header))
 
 
@@ -174,7 +203,7 @@ def read_exclusions(path: str | Path) -> set[int]:
     """QM9 indices listed in ``uncharacterized.txt`` (rows whose first field is an integer)."""
     path = Path(path)
     found = set()
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in read_text(path).splitlines():
         first = line.split()[:1]
         if first and first[0].isdigit():
             found.add(int(first[0]))

@@ -21,6 +21,7 @@ from .cache import load_or_build
 from .dataset import AtomsDataset
 from .npz import read_npz_arrays, read_npz_frames
 from .splits import read_index_file
+from .validate import MIN_DISTANCE
 
 MOLECULES = ("aspirin", "azobenzene", "benzene", "ethanol", "malonaldehyde", "naphthalene",
              "paracetamol", "salicylic", "toluene", "uracil")
@@ -45,12 +46,14 @@ class RMD17(AtomsDataset):
 
     split: ``"train"`` or ``"test"`` (official split ``split_index``, 1..5: pre-split files if
     present, else the release npz with its index CSVs) or ``"all"`` (the release npz, 100,000
-    frames). Other arguments as :class:`AtomsDataset`; processed frames are cached in
-    ``cache_dir`` (see :mod:`equitools.data.cache`).
+    frames). min_distance: the closest two atoms may be, in Å (closer frames are rejected as
+    broken; 0 disables). Other arguments as :class:`AtomsDataset`; processed frames are cached
+    in ``cache_dir`` (see :mod:`equitools.data.cache`).
     """
 
     def __init__(self, root: str | Path, molecule: str, split: str = "train", split_index: int = 1, *,
-                 transform=None, dtype: torch.dtype | None = None, cache_dir=None, use_cache: bool = True):
+                 transform=None, dtype: torch.dtype | None = None, cache_dir=None, use_cache: bool = True,
+                 min_distance: float = MIN_DISTANCE):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if not 1 <= split_index <= 5:
@@ -59,19 +62,21 @@ class RMD17(AtomsDataset):
 
         def build():
             indices = None if index_file is None else read_index_file(index_file, _count_frames(sources[0]))
-            return read_npz_frames(sources[0], KEYS, ENERGY_UNIT, indices)
+            return read_npz_frames(sources[0], KEYS, ENERGY_UNIT, indices, min_distance=min_distance)
 
-        frames, metadata = load_or_build("rmd17", sources, {"split": split, "split_index": split_index},
-                                         build, cache_dir, use_cache)
+        options = {"split": split, "split_index": split_index, "min_distance": min_distance}
+        frames, metadata = load_or_build("rmd17", sources, options, build, cache_dir, use_cache)
         metadata = {**metadata, "format": "rmd17", "molecule": molecule, "split": split, "split_index": split_index}
         super().__init__(frames, metadata, transform=transform, dtype=dtype)
 
 
 def read_rmd17(path: str | Path, *, transform=None, dtype: torch.dtype | None = None,
-               cache_dir=None, use_cache: bool = True) -> AtomsDataset:
-    """All frames of one npz file in the rMD17 schema (published, pre-split or generated)."""
+               cache_dir=None, use_cache: bool = True, min_distance: float = MIN_DISTANCE) -> AtomsDataset:
+    """All frames of one npz file in the rMD17 schema (published, pre-split or generated);
+    arguments as :class:`RMD17`."""
     path = Path(path)
-    frames, metadata = load_or_build("rmd17-file", [path], {}, lambda: read_npz_frames(path, KEYS, ENERGY_UNIT),
+    frames, metadata = load_or_build("rmd17-file", [path], {"min_distance": min_distance},
+                                     lambda: read_npz_frames(path, KEYS, ENERGY_UNIT, min_distance=min_distance),
                                      cache_dir, use_cache)
     return AtomsDataset(frames, {**metadata, "format": "rmd17"}, transform=transform, dtype=dtype)
 

@@ -10,6 +10,9 @@ import numpy as np
 from .errors import DataFormatError
 
 MAX_ATOMIC_NUMBER = 118
+MIN_DISTANCE = 0.1
+"""Å: atoms closer than this in a frame are a broken file (two atoms in one place give NaN)."""
+_CHUNK = 1 << 15  # squared distances computed at a time (256 KiB of float64, cache-sized)
 
 
 def check_frames(
@@ -23,6 +26,7 @@ def check_frames(
     keys: Mapping[str, str] | None = None,
     label: str = "frame",
     first: int = 0,
+    min_distance: float = MIN_DISTANCE,
 ) -> np.ndarray:
     """Check frames of one composition; raise :class:`DataFormatError` naming file, key and frame.
 
@@ -30,9 +34,12 @@ def check_frames(
     extra: other per-frame arrays ``(N, ...)`` by name. ``keys`` maps the field names
     (``z``, ``pos``, ``energy``, ``forces``) to the names used in the file, for messages;
     frames are reported as ``f"{label} {first + i}"``. Checks: shapes and atom counts agree,
-    numbers are real and finite, atomic numbers are known (1..118), at least one frame and atom.
-    Returns z as int64.
+    numbers are real and finite, atomic numbers are known (1..118), at least one frame and atom,
+    no two atoms of a frame closer than ``min_distance`` Å (0 disables; plain Cartesian
+    distance, so for periodic frames periodic images are not considered). Returns z as int64.
     """
+    if not min_distance >= 0:
+        raise ValueError(f"min_distance must be >= 0 Å, got {min_distance}")
     keys = dict(keys or {})
     name = {field: keys.get(field, field) for field in ("z", "pos", "energy", "forces")}
 
@@ -83,4 +90,34 @@ def check_frames(
         finite = np.isfinite(np.asarray(array, dtype=np.float64).reshape(n_frames, -1)).all(axis=1)
         if not finite.all():
             raise fail(name.get(field, field), "NaN or infinite value", int(np.argmin(finite)))
+    close = _close_pair(pos, min_distance)
+    if close is not None:
+        frame, i, j = close
+        distance = float(np.linalg.norm(pos[frame, i] - pos[frame, j]))
+        raise fail(name["pos"], f"atoms {i} and {j} are {distance:.3f} Å apart (minimum {min_distance:g} Å)", frame)
     return z
+
+
+def _close_pair(pos: np.ndarray, min_distance: float) -> tuple[int, int, int] | None:
+    """``(frame, i, j)``: the first frame with two atoms closer than ``min_distance`` Å and
+    such a pair in it (i < j); None if there is none. pos: ``(N, A, 3)`` Å, finite.
+
+    Squared distances in blocks of frames and rows of about ``_CHUNK`` entries, so memory
+    stays bounded at any N and A.
+    """
+    n, a = pos.shape[:2]
+    if min_distance == 0 or a < 2:
+        return None
+    rows = min(a, max(1, _CHUNK // a))
+    step = max(1, _CHUNK // (rows * a))
+    for start in range(0, n, step):
+        xyz = np.asarray(pos[start:start + step], dtype=np.float64).transpose(2, 0, 1).copy()  # (3, frames, A)
+        for r in range(0, a, rows):
+            upper = np.arange(a)[None, :] > np.arange(r, min(r + rows, a))[:, None]  # pairs i < j
+            d2 = sum((c[:, r:r + rows, None] - c[:, None, :]) ** 2 for c in xyz)  # (frames, rows, A)
+            hit = np.flatnonzero(((d2 < min_distance ** 2) & upper).any(axis=(1, 2)))
+            if hit.size:
+                f = int(hit[0])
+                i, j = np.unravel_index(int(np.argmin(np.where(upper, d2[f], np.inf))), upper.shape)
+                return start + f, r + int(i), int(j)
+    return None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import math
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -54,6 +56,83 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
+
+
+@dataclass(frozen=True)
+class Number:
+    """The type and range of a numeric config value (bounds inclusive unless ``open_*``)."""
+
+    kind: type  # int or float; a float value must be finite, a bool is not a number
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+    optional: bool = False  # None allowed
+
+    def problem(self, value: Any) -> str | None:
+        """None when ``value`` fits, else what it must be (``"must be an integer >= 1"``)."""
+        if value is None and self.optional:
+            return None
+        fits = isinstance(value, int if self.kind is int else (int, float)) and not isinstance(value, bool)
+        fits = fits and math.isfinite(value)
+        if fits and self.low is not None:
+            fits = value > self.low if self.open_low else value >= self.low
+        if fits and self.high is not None:
+            fits = value < self.high if self.open_high else value <= self.high
+        return None if fits else f"must be {self}"
+
+    def __str__(self) -> str:
+        text = "an integer" if self.kind is int else "a finite number"
+        if self.high is not None:
+            text += f" in {'(' if self.open_low else '['}{self.low}, {self.high}{')' if self.open_high else ']'}"
+        elif self.low is not None:
+            text += f" {'>' if self.open_low else '>='} {self.low}"
+        return text + (" or null" if self.optional else "")
+
+
+COUNT = Number(int, 1)
+POSITIVE = Number(float, 0, open_low=True)
+
+NUMBERS: dict[str, Number] = {
+    "hidden_channels": COUNT, "num_layers": COUNT, "num_rbf": COUNT, "num_heads": COUNT, "num_groups": COUNT,
+    "sphere_channels": COUNT, "edge_channels": COUNT, "num_basis": Number(int, 2), "lmax": Number(int, 0),
+    "mmax": Number(int, 0), "cutoff": POSITIVE, "max_z": COUNT, "energy_scale": POSITIVE,
+    "energy_shift": Number(float),
+}
+"""Every numeric key of the model configs, with its type and range."""
+
+RULES: tuple[tuple[str, str, Callable[[dict], bool], str], ...] = (
+    ("escn", "mmax", lambda c: c["mmax"] <= c["lmax"], "must be <= lmax ({lmax})"),
+    ("freecg", "lmax", lambda c: c["lmax"] == 2, "must be 2 (FreeCG's spherical features are l = 1, 2)"),
+    ("freecg", "num_heads", lambda c: c["hidden_channels"] % c["num_heads"] == 0,
+     "must divide hidden_channels ({hidden_channels})"),
+    ("freecg", "num_groups", lambda c: c["hidden_channels"] % c["num_groups"] == 0,
+     "must divide hidden_channels ({hidden_channels})"),
+    ("tensornet", "num_rbf", lambda c: c["rbf_type"] != "gaussian" or c["num_rbf"] >= 2,
+     "must be >= 2 with rbf_type 'gaussian'"),
+)
+"""Constraints between the keys of one model: (model, key, holds(config), requirement)."""
+
+
+class ConfigValueError(ValueError):
+    """A model config value of the wrong type or out of range; ``key`` names it."""
+
+    def __init__(self, key: str, requirement: str, value: Any):
+        super().__init__(f"{key} {requirement}, got {value!r}")
+        self.key = key
+
+
+def check_values(config: dict[str, Any]) -> None:
+    """Raise :class:`ConfigValueError` for the first numeric value of the resolved ``config``
+    outside its type or range (:data:`NUMBERS`), or breaking a constraint of its model (:data:`RULES`)."""
+    for key, spec in NUMBERS.items():
+        if key in config and (problem := spec.problem(config[key])):
+            raise ConfigValueError(key, problem, config[key])
+    for model, key, holds, requirement in RULES:
+        if config["model"] == model and not holds(config):
+            raise ConfigValueError(key, requirement.format(**config), config[key])
+
+
 _BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {"tensornet": _tensornet, "escn": _escn, "freecg": _freecg}
 
 MODELS = tuple(MODEL_DEFAULTS)
@@ -67,7 +146,8 @@ def default_config(model: str) -> dict[str, Any]:
 
 
 def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` merged over the defaults; clear errors for a missing model or an unknown key."""
+    """``config`` merged over the defaults; clear errors for a missing model, an unknown key or a
+    value of the wrong type or range (:func:`check_values`)."""
     if not isinstance(config, dict):
         raise TypeError(f"a model config must be a dict, got {type(config).__name__}")
     if "model" not in config:
@@ -80,6 +160,7 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     full.update(copy.deepcopy(config))
     if full["dtype"] not in ("float32", "float64"):
         raise ValueError(f"config key 'dtype' must be 'float32' or 'float64', got {full['dtype']!r}")
+    check_values(full)
     return full
 
 

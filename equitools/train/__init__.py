@@ -8,12 +8,12 @@ from .checkpoint import check_compatible, export_checkpoint, read_checkpoint
 from .config import ConfigError, apply_overrides, default_config, load_config, resolve_config
 from .data import AtomsDataModule, SelectTarget, load_datasets
 from .evaluate import error_metrics, evaluate, predict
-from .module import ForceFieldModule
+from .module import ForceFieldModule, TrainingDivergedError
 from .references import fit_reference_energies, readout_scale
 from .run import train
 
 __all__ = [
-    "AtomsDataModule", "ConfigError", "ForceFieldModule", "SelectTarget", "apply_overrides", "check_compatible",
-    "default_config", "error_metrics", "evaluate", "export_checkpoint", "fit_reference_energies", "load_config",
-    "load_datasets", "predict", "read_checkpoint", "readout_scale", "resolve_config", "train",
+    "AtomsDataModule", "ConfigError", "ForceFieldModule", "SelectTarget", "TrainingDivergedError", "apply_overrides",
+    "check_compatible", "default_config", "error_metrics", "evaluate", "export_checkpoint", "fit_reference_energies",
+    "load_config", "load_datasets", "predict", "read_checkpoint", "readout_scale", "resolve_config", "train",
 ]

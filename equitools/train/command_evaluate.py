@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
+
+from ..arguments import bounded
 
 FORMATS = ("auto", "rmd17", "md17", "extxyz", "qm9")
 
@@ -17,15 +20,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", default=None, help="QM9: the property the model predicts (default U0)")
     parser.add_argument("--energy-unit", default="eV", help="extxyz: the file's energy unit")
     parser.add_argument("--model", default=None, help="the architecture the checkpoint must hold")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate the first N frames only")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--limit", type=bounded(int, 1), default=None, help="evaluate the first N frames only")
+    parser.add_argument("--batch-size", type=bounded(int, 1), default=64, help="frames per batch (default 64)")
     parser.add_argument("-o", "--output", default="evaluation", help="folder for parity.png and metrics.json")
 
 
 def run(args: argparse.Namespace) -> int:
+    from .module import TrainingDivergedError
+
     try:
         metrics = evaluate_files(args)
-    except (FileNotFoundError, ValueError) as err:
+    except (ValueError, OSError, TrainingDivergedError) as err:
         print(f"equitools evaluate: error: {err}", file=sys.stderr)
         return 1
     print(format_table(metrics))
@@ -40,6 +45,7 @@ def evaluate_files(args: argparse.Namespace) -> dict:
     from .data import SelectTarget
     from .evaluate import error_metrics, predict
     from ..atomic import atomic_write_text
+    from .io import writable_folder
     from .plots import plot_parity
 
     model = load_potential(args.checkpoint, model=args.model)
@@ -57,9 +63,14 @@ def evaluate_files(args: argparse.Namespace) -> dict:
     if args.limit is not None:
         dataset = dataset[: args.limit]
     reference, predicted = predict(model, dataset, args.batch_size)
-    metrics = {**error_metrics(reference, predicted), "n_frames": len(dataset), "model": model.model_name,
-               "checkpoint": str(args.checkpoint), "data": str(path), "unit": unit}
-    out = Path(args.output)
+    errors = error_metrics(reference, predicted)
+    bad = [f"{key} is {value}" for key, value in errors.items() if not math.isfinite(value)]
+    if bad:
+        raise ValueError(f"{args.checkpoint} on {path}: the metrics are not finite ({', '.join(bad)}); the model's "
+                         "weights or the data hold NaN or inf")
+    metrics = {**errors, "n_frames": len(dataset), "model": model.model_name, "checkpoint": str(args.checkpoint),
+               "data": str(path), "unit": unit}
+    out = writable_folder(args.output, "--output")
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     plot_parity(reference, predicted, out / "parity.png", unit=unit, title=f"{model.model_name} on {path.name}")
     return metrics

@@ -18,13 +18,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .module import TrainingDivergedError
     from .run import train
 
     try:
         overrides = [*args.overrides, *(["trainer.progress_bar=false"] if args.no_progress else [])]
         config = load_config(args.config, overrides)
         metrics = train(config, resume=args.resume)
-    except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as err:
+    except (ValueError, OSError, TrainingDivergedError) as err:  # ConfigError is a ValueError
         print(f"equitools train: error: {err}", file=sys.stderr)
         return 1
     if metrics:

@@ -1,8 +1,9 @@
 """Training configs: YAML files with four sections checked against a schema.
 
 ``model`` is a :func:`equitools.models.build` config (checked there); ``data``, ``training``,
-``trainer`` and ``output`` are checked here. An unknown key is an error naming the key and
-listing the valid ones; ``section.key=value`` overrides (values parsed as YAML) apply on top.
+``trainer`` and ``output`` are checked here, every number against its type and range in
+:data:`NUMBERS`. An error names the file, the section and the key (an unknown key also lists the
+valid ones); ``section.key=value`` overrides (values parsed as YAML) apply on top.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from equitools.models.registry import NUMBERS as MODEL_NUMBERS
+from equitools.models.registry import COUNT, POSITIVE, ConfigValueError, Number
+from equitools.models.registry import resolve_config as resolve_model
 
 from ..atomic import atomic_write_text
 
@@ -31,6 +36,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "batch_size": 8,
         "val_batch_size": 64,
         "num_workers": 0,
+        "min_distance": 0.1,  # Å: the loaders reject a frame with two atoms closer than this
     },
     "training": {
         "max_epochs": 1000,
@@ -39,7 +45,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "weight_decay": 0.0,
         "lr_warmup_steps": 500,  # linear warm-up from 0 to lr over these optimiser steps
         "lr_factor": 0.8,  # ReduceLROnPlateau on the validation loss
-        "lr_patience": 25,
+        "lr_patience": 25,  # validations without a better validation loss
         "lr_min": 1.0e-8,
         "early_stopping_patience": 300,  # epochs without a better validation loss
         "energy_weight": 0.5,  # loss = energy_weight · MSE(E) + force_weight · MSE(F), eV and eV/Å
@@ -64,9 +70,22 @@ SCHEMA: dict[str, dict[str, Any]] = {
     },
 }
 SECTIONS = ("model", *SCHEMA)
-OPTIONAL_NUMBERS = {("data", "n_test"), ("trainer", "num_threads"), ("training", "max_time"), ("training", "ema_decay"),
-                    ("training", "gradient_clip")}
-"""Keys whose default is None but whose value, when given, is a number."""
+
+NON_NEGATIVE, NON_NEGATIVE_INT, SEED = Number(float, 0), Number(int, 0), Number(int, 0, 2**32 - 1)
+NUMBERS: dict[str, dict[str, Number]] = {
+    "data": {"split_index": Number(int, 1, 5), "n_train": COUNT, "n_val": COUNT,
+             "n_test": Number(int, 1, optional=True), "seed": SEED, "batch_size": COUNT, "val_batch_size": COUNT,
+             "num_workers": NON_NEGATIVE_INT, "min_distance": NON_NEGATIVE},
+    "training": {"max_epochs": COUNT, "max_time": Number(float, 0, open_low=True, optional=True), "lr": POSITIVE,
+                 "weight_decay": NON_NEGATIVE, "lr_warmup_steps": NON_NEGATIVE_INT,
+                 "lr_factor": Number(float, 0, 1, open_low=True, open_high=True), "lr_patience": NON_NEGATIVE_INT,
+                 "lr_min": NON_NEGATIVE, "early_stopping_patience": NON_NEGATIVE_INT, "energy_weight": NON_NEGATIVE,
+                 "force_weight": NON_NEGATIVE, "ema_decay": Number(float, 0, 1, open_high=True, optional=True),
+                 "gradient_clip": Number(float, 0, open_low=True, optional=True), "seed": SEED},
+    "trainer": {"devices": COUNT, "num_nodes": COUNT, "log_every_n_steps": COUNT, "check_val_every_n_epoch": COUNT,
+                "num_threads": Number(int, 1, optional=True)},
+}
+"""The type and range of every numeric key of ``data``, ``training`` and ``trainer``."""
 
 
 class ConfigError(ValueError):
@@ -81,10 +100,14 @@ def default_config() -> dict[str, Any]:
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Read the YAML file ``path``, apply ``overrides`` (``"training.lr=1e-4"``) and check it."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"no config file at {path}")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not a UTF-8 text file (byte {err.start}: {err.reason})") from err
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(raw, dict):
@@ -123,9 +146,8 @@ def parse_value(text: str) -> Any:
 
 
 def resolve_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
-    """``config`` over the defaults, checked: unknown sections/keys raise :class:`ConfigError`."""
-    from equitools.models.registry import resolve_config as resolve_model
-
+    """``config`` over the defaults, checked: an unknown section or key, or a value of the wrong
+    type or range, raises :class:`ConfigError` naming ``source``, the section and the key."""
     unknown = [k for k in config if k not in SECTIONS]
     if unknown:
         raise ConfigError(f"{source}: unknown section(s) {unknown}; valid sections: {list(SECTIONS)}")
@@ -137,26 +159,28 @@ def resolve_config(config: dict[str, Any], source: str = "config") -> dict[str, 
         bad = [k for k in given if k not in defaults]
         if bad:
             raise ConfigError(f"{source}: unknown key(s) {bad} in section {section!r}; valid keys: {sorted(defaults)}")
-        full[section].update(copy.deepcopy(given))
+        numbers = NUMBERS.get(section, {})
+        full[section].update(_parse_numbers(given, numbers))
+        for key, spec in numbers.items():
+            if problem := spec.problem(full[section][key]):
+                raise ConfigError(f"{source}: {section}.{key} {problem}, got {full[section][key]!r}")
     model = config.get("model") or {"model": "tensornet"}
     try:
-        full["model"] = resolve_model(model)
+        full["model"] = resolve_model(_parse_numbers(model, MODEL_NUMBERS) if isinstance(model, dict) else model)
+    except ConfigValueError as err:
+        raise ConfigError(f"{source}: model.{err}") from err
     except (ValueError, TypeError) as err:
         raise ConfigError(f"{source}: section 'model': {err}") from err
-    _check_values(full, source)
+    _check_choices(full, source)
     return full
 
 
-def _check_values(config: dict[str, Any], source: str) -> None:
-    for section, defaults in SCHEMA.items():
-        for key, default in defaults.items():
-            numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
-            numeric = numeric or (section, key) in OPTIONAL_NUMBERS
-            value = config[section][key]
-            if numeric and isinstance(value, str):
-                value = config[section][key] = parse_value(value)
-            if numeric and value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise ConfigError(f"{source}: {section}.{key} must be a number, got {value!r}")
+def _parse_numbers(values: dict[str, Any], numeric: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``values`` with the text of each ``numeric`` key parsed (YAML reads ``1e-4`` as text)."""
+    return {k: parse_value(v) if k in numeric and isinstance(v, str) else copy.deepcopy(v) for k, v in values.items()}
+
+
+def _check_choices(config: dict[str, Any], source: str) -> None:
     data, training = config["data"], config["training"]
     formats = ("rmd17", "md17", "extxyz", "qm9", "embedded")
     if data["format"] not in formats:
@@ -170,14 +194,8 @@ def _check_values(config: dict[str, Any], source: str) -> None:
     if readout != "sum" and (training["reference_energies"] == "fit" or training["force_weight"] > 0):
         raise ConfigError(f"{source}: model.readout {readout!r} learns a molecular property: it needs "
                           "training.reference_energies 'none' and training.force_weight 0")
-    for key in ("energy_weight", "force_weight"):
-        if not isinstance(training[key], (int, float)) or training[key] < 0:
-            raise ConfigError(f"{source}: training.{key} must be a number >= 0, got {training[key]!r}")
     if training["energy_weight"] + training["force_weight"] <= 0:
         raise ConfigError(f"{source}: training.energy_weight and training.force_weight are both 0")
-    for key in ("n_train", "n_val", "batch_size", "val_batch_size"):
-        if not isinstance(data[key], int) or data[key] < 1:
-            raise ConfigError(f"{source}: data.{key} must be a positive integer, got {data[key]!r}")
 
 
 def dump_config(config: dict[str, Any], path: str | Path) -> None:

@@ -71,7 +71,7 @@ def load_datasets(section: dict[str, Any], dtype: torch.dtype) -> tuple[dict[str
 
 def _read(fmt: str, section: dict[str, Any], transform, dtype):
     path = section["path"]
-    options = {"transform": transform, "dtype": dtype}
+    options = {"transform": transform, "dtype": dtype, "min_distance": section["min_distance"]}
     if fmt == "embedded":
         main = datasets.embedded(path or "ethanol_xtb_500K", **options)
     elif fmt == "rmd17":
@@ -129,6 +129,21 @@ def _existing(path) -> Path:
     return path
 
 
+def _world() -> tuple[int, int]:
+    """``(world size, rank)`` of this process: ``(1, 0)`` outside ``torch.distributed``."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_world_size(), torch.distributed.get_rank()
+    return 1, 0
+
+
+def training_sampler(dataset, seed: int) -> DistributedSampler:
+    """The shuffle of the training set: epoch ``e``'s order is a pure function of ``(seed, e)``
+    (Lightning calls ``set_epoch`` before each epoch), so a resumed run sees the batches of the
+    uninterrupted one; under DDP each rank takes its shard of that permutation."""
+    replicas, rank = _world()
+    return DistributedSampler(dataset, num_replicas=replicas, rank=rank, shuffle=True, seed=seed)
+
+
 class EvaluationSampler(DistributedSampler):
     """Every frame exactly once across the processes (rank r takes frames r, r + W, ...).
 
@@ -138,8 +153,9 @@ class EvaluationSampler(DistributedSampler):
     """
 
     def __init__(self, dataset):
-        super().__init__(dataset, shuffle=False, drop_last=False)
-        self.indices = list(range(self.rank, len(dataset), self.num_replicas))
+        replicas, rank = _world()
+        super().__init__(dataset, num_replicas=replicas, rank=rank, shuffle=False, drop_last=False)
+        self.indices = list(range(rank, len(dataset), replicas))
 
     def __iter__(self):
         return iter(self.indices)
@@ -149,8 +165,9 @@ class EvaluationSampler(DistributedSampler):
 
 
 class AtomsDataModule(pl.LightningDataModule):
-    """Batches of the train/val/test views (``torch_geometric`` ``DataLoader``). Under DDP
-    Lightning shards the training set; validation and test use :class:`EvaluationSampler`."""
+    """Batches of the train/val/test views (``torch_geometric`` ``DataLoader``): training
+    shuffled by :func:`training_sampler`, validation and test by :class:`EvaluationSampler`
+    (both shard across DDP processes)."""
 
     def __init__(self, splits: dict[str, Any], batch_size: int, val_batch_size: int, num_workers: int = 0,
                  seed: int = 0):
@@ -162,9 +179,8 @@ class AtomsDataModule(pl.LightningDataModule):
         self.seed = seed
 
     def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.splits["train"], batch_size=self.batch_size, shuffle=True, drop_last=False,
-                          num_workers=self.num_workers, generator=generator)
+        return DataLoader(self.splits["train"], batch_size=self.batch_size, num_workers=self.num_workers,
+                          sampler=training_sampler(self.splits["train"], self.seed))
 
     def val_dataloader(self) -> DataLoader:
         return self._evaluation_loader(self.splits["val"])
@@ -173,6 +189,5 @@ class AtomsDataModule(pl.LightningDataModule):
         return self._evaluation_loader(self.splits["test"])
 
     def _evaluation_loader(self, dataset) -> DataLoader:
-        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         return DataLoader(dataset, batch_size=self.val_batch_size, num_workers=self.num_workers,
-                          sampler=EvaluationSampler(dataset) if distributed else None)
+                          sampler=EvaluationSampler(dataset))

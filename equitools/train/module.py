@@ -4,7 +4,12 @@ loss = energy_weight · MSE(E) + force_weight · MSE(F) in eV² and (eV/Å)², o
 to per-element reference energies (fitted on the training set, kept in float64 outside the
 network). An exponential moving average (EMA) of the weights is validated, tested and exported.
 Validation/test metrics: energy MAE/RMSE per structure in meV (milli-units of the target),
-force MAE/RMSE per component in meV/Å.
+force MAE/RMSE per component in meV/Å, accumulated in float64.
+
+Every optimiser step checks the loss and the gradient norm (the one norm that clipping needs,
+one host sync) and raises :class:`TrainingDivergedError` when either is not finite; the
+plateau schedule steps at the end of validation, before the epoch's checkpoint is written, so a
+resumed run continues it exactly.
 """
 
 from __future__ import annotations
@@ -19,6 +24,17 @@ from torchmetrics import MeanAbsoluteError, MeanSquaredError
 from equitools.models import Potential, build
 
 METRICS = ("energy_mae", "energy_rmse", "forces_mae", "forces_rmse")
+
+
+class TrainingDivergedError(RuntimeError):
+    """Training met a non-finite loss, gradient or weight; the message names where."""
+
+
+def _metrics() -> torch.nn.ModuleDict:
+    """Energy and force MAE/RMSE, accumulated in float64."""
+    metrics = {"energy_mae": MeanAbsoluteError(), "energy_rmse": MeanSquaredError(squared=False),
+               "forces_mae": MeanAbsoluteError(), "forces_rmse": MeanSquaredError(squared=False)}
+    return torch.nn.ModuleDict({name: metric.set_dtype(torch.float64) for name, metric in metrics.items()})
 
 
 class ForceFieldModule(pl.LightningModule):
@@ -42,12 +58,8 @@ class ForceFieldModule(pl.LightningModule):
             self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(training["ema_decay"]),
                                      use_buffers=True)
             self.ema.requires_grad_(False)
-        self.metrics = torch.nn.ModuleDict({
-            stage: torch.nn.ModuleDict({
-                "energy_mae": MeanAbsoluteError(), "energy_rmse": MeanSquaredError(squared=False),
-                "forces_mae": MeanAbsoluteError(), "forces_rmse": MeanSquaredError(squared=False),
-            }) for stage in ("val", "test")
-        })
+        self.metrics = torch.nn.ModuleDict({stage: _metrics() for stage in ("val", "test")})
+        self._step_loss: torch.Tensor | None = None
 
     @property
     def inference_model(self) -> Potential:
@@ -76,6 +88,7 @@ class ForceFieldModule(pl.LightningModule):
         loss = self._loss(out, energy, batch)
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch.num_graphs,
                  sync_dist=True)
+        self._step_loss = loss.detach()
         return loss
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
@@ -90,6 +103,28 @@ class ForceFieldModule(pl.LightningModule):
             for group in optimizer.param_groups:
                 group["lr"] = self.training_options["lr"] * (step + 1) / warmup
         optimizer.step(closure=optimizer_closure)
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        """Raise :class:`TrainingDivergedError` on a non-finite loss or gradient norm, then clip
+        the norm to ``training.gradient_clip`` (one fused norm, one host sync per step)."""
+        parameters = [p for p in self.model.parameters() if p.grad is not None]
+        norm = torch.nn.utils.get_total_norm([p.grad for p in parameters])
+        loss = self._step_loss
+        if not torch.isfinite(torch.stack([loss, norm.to(loss.dtype)])).all():
+            where = f"training diverged at epoch {self.current_epoch}, step {self.global_step}"
+            if not torch.isfinite(loss):
+                raise TrainingDivergedError(f"{where}: the loss is {loss.item()}; lower training.lr or check the "
+                                            "data for non-finite values")
+            name = next((n for n, p in self.model.named_parameters()
+                         if p.grad is not None and not torch.isfinite(p.grad).all()), None)
+            what = f"the gradient of {name} is not finite" if name else f"the gradient norm is {norm.item()}"
+            raise TrainingDivergedError(f"{where}: {what}; lower training.lr")
+        if self.training_options["gradient_clip"]:
+            torch.nn.utils.clip_grads_with_norm_(parameters, self.training_options["gradient_clip"], norm)
+
+    def lr_scheduler_step(self, scheduler, metric) -> None:
+        """Nothing: the plateau schedule steps in :meth:`on_validation_epoch_end` (Lightning would
+        step it after the epoch's checkpoint, and skip that step on resume)."""
 
     def _evaluate_step(self, stage: str, batch) -> None:
         with torch.enable_grad():
@@ -110,6 +145,11 @@ class ForceFieldModule(pl.LightningModule):
         loss = self.training_options["energy_weight"] * (values["energy_rmse"] / 1000) ** 2
         if self.use_forces:
             loss = loss + self.training_options["force_weight"] * (values["forces_rmse"] / 1000) ** 2
+        if stage == "val" and not torch.isfinite(loss):
+            raise TrainingDivergedError(f"training diverged at epoch {self.current_epoch}: the validation loss is "
+                                        f"{loss.item()} ({', '.join(f'{k} {v.item()}' for k, v in values.items())})")
+        if stage == "val" and self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
+            self.lr_schedulers().step(loss)
         self.log(f"{stage}_loss", loss, prog_bar=stage == "val", sync_dist=True)  # equal on every rank
         for name, value in values.items():
             self.log(f"{stage}_{name}", value, prog_bar=name.endswith("mae") and stage == "val", sync_dist=True)
@@ -133,7 +173,7 @@ class ForceFieldModule(pl.LightningModule):
                                                                patience=options["lr_patience"],
                                                                min_lr=options["lr_min"])
         return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss", "interval": "epoch"}}
+                "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss", "interval": "epoch", "strict": False}}
 
     def export(self) -> Potential:
         """A stand-alone potential (``equitools.models`` format) with the inference weights and
@@ -143,6 +183,10 @@ class ForceFieldModule(pl.LightningModule):
         atomic = {int(z): float(self.references[z]) for z in present}
         potential = build({**source.config, "atomic_energies": atomic})
         state = {k: v for k, v in source.state_dict().items() if k != "atomic_energies"}
+        bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            raise TrainingDivergedError(f"{len(bad)} weight tensor(s) are not finite ({', '.join(bad[:3])}); "
+                                        "the model is not exported")
         state["atomic_energies"] = potential.atomic_energies
         potential.load_state_dict(state)
         return potential.eval()

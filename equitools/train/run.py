@@ -9,6 +9,11 @@ folder::
     OUT/model.pt                    the best (EMA) weights as an ``equitools.models`` file
     OUT/metrics.json                test and best validation metrics, sizes, timings
     OUT/learning_curves.png
+
+The output folder is created and probed for writing before the data is read. A non-finite loss,
+gradient or validation loss stops the run with :class:`TrainingDivergedError` and nothing is
+exported. A resumed run repeats the uninterrupted one: the shuffle of epoch e depends on (seed,
+e) only, and the checkpoint holds the optimiser, plateau-schedule, EMA and early-stopping state.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from .checkpoint import check_compatible
 from .config import dump_config
 from .data import AtomsDataModule, load_datasets
 from ..atomic import atomic_write_text
-from .io import AtomicCheckpointIO
+from .io import AtomicCheckpointIO, writable_folder
 from .module import ForceFieldModule
 from .references import fit_reference_energies, readout_scale
 
@@ -45,6 +50,7 @@ def train(config: dict[str, Any], resume: bool | str | None = None, callbacks: l
     started = time.time()
     out = Path(config["output"]["dir"])
     ckpt_path = _resume_path(out, resume)
+    writable_folder(out, "output.dir")
     training = config["training"]
     if config["trainer"]["num_threads"]:
         torch.set_num_threads(int(config["trainer"]["num_threads"]))
@@ -72,7 +78,7 @@ def train(config: dict[str, Any], resume: bool | str | None = None, callbacks: l
         accelerator=config["trainer"]["accelerator"], devices=config["trainer"]["devices"],
         num_nodes=config["trainer"]["num_nodes"], strategy=config["trainer"]["strategy"],
         precision="64-true" if dtype == torch.float64 else "32-true",
-        gradient_clip_val=training["gradient_clip"], inference_mode=False,
+        inference_mode=False,
         callbacks=[checkpoint, EarlyStopping("val_loss", patience=training["early_stopping_patience"]),
                    LearningRateMonitor("epoch"), *(callbacks or [])],
         logger=[CSVLogger(out / "logs", name="csv", flush_logs_every_n_steps=1),
