@@ -53,18 +53,18 @@ def tethered_md(tmp_path=None, **kwargs):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"timestep_fs": 0}, "timestep_fs must be > 0 fs, got 0"),
-    ({"timestep_fs": -0.5}, "timestep_fs must be > 0 fs, got -0.5"),
-    ({"timestep_fs": math.nan}, "timestep_fs must be > 0 fs, got nan"),
-    ({"temperature_K": -1.0}, "temperature_K must be >= 0 K, got -1.0"),
-    ({"temperature_K": math.inf}, "temperature_K must be >= 0 K, got inf"),
-    ({"friction_per_fs": -0.01}, "friction_per_fs must be >= 0 1/fs, got -0.01"),
-    ({"steps": 0}, "steps must be >= 1, got 0"),
-    ({"interval": 0}, "interval must be >= 1, got 0"),
+    ({"timestep_fs": 0}, "timestep_fs must be a finite number > 0 fs, got 0"),
+    ({"timestep_fs": -0.5}, "timestep_fs must be a finite number > 0 fs, got -0.5"),
+    ({"timestep_fs": math.nan}, "timestep_fs must be a finite number > 0 fs, got nan"),
+    ({"temperature_K": -1.0}, "temperature_K must be a finite number >= 0 K, got -1.0"),
+    ({"temperature_K": math.inf}, "temperature_K must be a finite number >= 0 K, got inf"),
+    ({"friction_per_fs": -0.01}, "friction_per_fs must be a finite number >= 0 1/fs, got -0.01"),
+    ({"steps": 0}, "steps must be an integer >= 1, got 0"),
+    ({"interval": 0}, "interval must be an integer >= 1, got 0"),
     ({"interval": 41}, "interval must be <= steps (40), got 41"),
-    ({"seed": -1}, "seed must be >= 0, got -1"),
-    ({"max_force_eV_per_A": 0.0}, "max_force_eV_per_A must be > 0 eV/Å, got 0.0"),
-    ({"max_temperature_K": math.nan}, "max_temperature_K must be > 0 K, got nan"),
+    ({"seed": -1}, "seed must be an integer >= 0, got -1"),
+    ({"max_force_eV_per_A": 0.0}, "max_force_eV_per_A must be a finite number > 0 eV/Å, got 0.0"),
+    ({"max_temperature_K": math.nan}, "max_temperature_K must be a finite number > 0 K, got nan"),
 ])
 def test_run_md_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -164,18 +164,18 @@ def md(files, *args):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--timestep", "-0.5"], "argument --timestep: must be > 0 fs, got -0.5"),
-    (["--timestep", "0"], "argument --timestep: must be > 0 fs, got 0.0"),
-    (["--timestep", "nan"], "argument --timestep: must be > 0 fs, got nan"),
-    (["--temperature", "-1"], "argument --temperature: must be >= 0 K, got -1.0"),
-    (["--temperature", "inf"], "argument --temperature: must be >= 0 K, got inf"),
-    (["--friction", "-0.1"], "argument --friction: must be >= 0 1/fs, got -0.1"),
-    (["--steps", "0"], "argument --steps: must be >= 1, got 0"),
+    (["--timestep", "-0.5"], "argument --timestep: must be a finite number > 0 fs, got -0.5"),
+    (["--timestep", "0"], "argument --timestep: must be a finite number > 0 fs, got 0.0"),
+    (["--timestep", "nan"], "argument --timestep: must be a finite number > 0 fs, got nan"),
+    (["--temperature", "-1"], "argument --temperature: must be a finite number >= 0 K, got -1.0"),
+    (["--temperature", "inf"], "argument --temperature: must be a finite number >= 0 K, got inf"),
+    (["--friction", "-0.1"], "argument --friction: must be a finite number >= 0 1/fs, got -0.1"),
+    (["--steps", "0"], "argument --steps: must be an integer >= 1, got 0"),
     (["--steps", "1.5"], "argument --steps: invalid int value: '1.5'"),
-    (["--interval", "0"], "argument --interval: must be >= 1, got 0"),
-    (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),
-    (["--max-force", "0"], "argument --max-force: must be > 0 eV/Å, got 0.0"),
-    (["--max-temperature", "-5"], "argument --max-temperature: must be > 0 K, got -5.0"),
+    (["--interval", "0"], "argument --interval: must be an integer >= 1, got 0"),
+    (["--seed", "-1"], "argument --seed: must be an integer >= 0, got -1"),
+    (["--max-force", "0"], "argument --max-force: must be a finite number > 0 eV/Å, got 0.0"),
+    (["--max-temperature", "-5"], "argument --max-temperature: must be a finite number > 0 K, got -5.0"),
 ])
 def test_cli_rejects_bad_arguments(tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as caught:

@@ -10,8 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..arguments import bounded
-from .md import INTEGRATORS, MAX_FORCE_EV_PER_A, MDBlowUpError, MDReport, run_md
+from ..ranges import argument
+from .md import ARGUMENTS, INTEGRATORS, MAX_FORCE_EV_PER_A, MDBlowUpError, MDReport, run_md
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,19 +21,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frame of the structure file (default 0; negative: from the end)")
     parser.add_argument("--integrator", choices=INTEGRATORS, default="verlet",
                         help="verlet (NVE, reports energy drift) or langevin (NVT)")
-    parser.add_argument("--steps", type=bounded(int, 1), default=1000)
-    parser.add_argument("--timestep", type=bounded(float, 0, strict=True, unit=" fs"), default=0.5,
+    parser.add_argument("--steps", type=argument(ARGUMENTS["steps"]), default=1000)
+    parser.add_argument("--timestep", type=argument(ARGUMENTS["timestep_fs"]), default=0.5,
                         help="fs (default 0.5)")
-    parser.add_argument("--temperature", type=bounded(float, 0, unit=" K"), default=300.0,
+    parser.add_argument("--temperature", type=argument(ARGUMENTS["temperature_K"]), default=300.0,
                         help="initial/bath temperature, K")
-    parser.add_argument("--friction", type=bounded(float, 0, unit=" 1/fs"), default=0.01,
+    parser.add_argument("--friction", type=argument(ARGUMENTS["friction_per_fs"]), default=0.01,
                         help="Langevin friction, 1/fs")
-    parser.add_argument("--interval", type=bounded(int, 1), default=10,
+    parser.add_argument("--interval", type=argument(ARGUMENTS["interval"]), default=10,
                         help="steps between logged/written frames (at most --steps)")
-    parser.add_argument("--seed", type=bounded(int, 0), default=0)
-    parser.add_argument("--max-force", type=bounded(float, 0, strict=True, unit=" eV/Å"), default=MAX_FORCE_EV_PER_A,
+    parser.add_argument("--seed", type=argument(ARGUMENTS["seed"]), default=0)
+    parser.add_argument("--max-force", type=argument(ARGUMENTS["max_force_eV_per_A"]), default=MAX_FORCE_EV_PER_A,
                         help=f"blow-up check: stop when a force exceeds this, eV/Å (default {MAX_FORCE_EV_PER_A:g})")
-    parser.add_argument("--max-temperature", type=bounded(float, 0, strict=True, unit=" K"), default=None,
+    parser.add_argument("--max-temperature", type=argument(ARGUMENTS["max_temperature_K"]), default=None,
                         help="blow-up check: stop above this temperature, K (default max(10 T, T + 1000))")
     parser.add_argument("-o", "--output", default="md", help="folder for md.traj, md_report.json, md_energy.png")
 

@@ -32,11 +32,19 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
 from ase.md.verlet import VelocityVerlet
 
-from ..arguments import range_error
+from ..ranges import COUNT, NON_NEGATIVE_INT, Number
 from .ase import check_finite_structure
 
 INTEGRATORS = ("verlet", "langevin")
 MAX_FORCE_EV_PER_A = 100.0
+ARGUMENTS = {
+    "steps": COUNT, "interval": COUNT, "seed": NON_NEGATIVE_INT,
+    "timestep_fs": Number(float, 0, open_low=True, unit="fs"), "temperature_K": Number(float, 0, unit="K"),
+    "friction_per_fs": Number(float, 0, unit="1/fs"),
+    "max_force_eV_per_A": Number(float, 0, open_low=True, unit="eV/Å"),
+    "max_temperature_K": Number(float, 0, open_low=True, unit="K"),
+}
+"""The range of each numeric argument of :func:`run_md` (``equitools md`` checks the same)."""
 
 
 @dataclass
@@ -128,14 +136,10 @@ def run_md(atoms: Atoms, calculator, steps: int, timestep_fs: float = 0.5, tempe
         raise ValueError(f"integrator must be one of {INTEGRATORS}, got {integrator!r}")
     if max_temperature_K is None:
         max_temperature_K = default_max_temperature(temperature_K)
-    for name, value, low, strict, unit in (
-            ("steps", steps, 1, False, ""), ("timestep_fs", timestep_fs, 0, True, " fs"),
-            ("temperature_K", temperature_K, 0, False, " K"), ("friction_per_fs", friction_per_fs, 0, False, " 1/fs"),
-            ("interval", interval, 1, False, ""), ("seed", seed, 0, False, ""),
-            ("max_force_eV_per_A", max_force_eV_per_A, 0, True, " eV/Å"),
-            ("max_temperature_K", max_temperature_K, 0, True, " K")):
-        if why := range_error(value, low, strict, unit):
-            raise ValueError(f"{name} {why}")
+    for name, value in (("steps", steps), ("timestep_fs", timestep_fs), ("temperature_K", temperature_K),
+                        ("friction_per_fs", friction_per_fs), ("interval", interval), ("seed", seed),
+                        ("max_force_eV_per_A", max_force_eV_per_A), ("max_temperature_K", max_temperature_K)):
+        ARGUMENTS[name].check(name, value)
     if interval > steps:
         raise ValueError(f"interval must be <= steps ({steps}), got {interval}")
     check_finite_structure(atoms)

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from ..arguments import bounded
+from ..ranges import COUNT, argument
 from ..testing import random_rotation
 from .io import save
 from .path_matrices import path_matrices
@@ -18,7 +18,7 @@ TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rank", type=bounded(int, 1), default=DEFAULT_RANK, help=f"tensor rank n (default {DEFAULT_RANK})")
+    parser.add_argument("--rank", type=argument(COUNT), default=DEFAULT_RANK, help=f"tensor rank n (default {DEFAULT_RANK})")
     parser.add_argument("--exact", action="store_true", help="exact sympy entries (practical up to rank 5-6)")
     parser.add_argument("--sparse", action="store_true", help="CSR storage (the form for rank 9-10)")
     parser.add_argument("--dtype", choices=sorted(TOLERANCE), default="float64")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-import math
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 
+from ..ranges import COUNT, POSITIVE, Number
 from .potential import Potential
 
 COMMON_DEFAULTS: dict[str, Any] = {
@@ -56,42 +55,6 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
-
-
-@dataclass(frozen=True)
-class Number:
-    """The type and range of a numeric config value (bounds inclusive unless ``open_*``)."""
-
-    kind: type  # int or float; a float value must be finite, a bool is not a number
-    low: float | None = None
-    high: float | None = None
-    open_low: bool = False
-    open_high: bool = False
-    optional: bool = False  # None allowed
-
-    def problem(self, value: Any) -> str | None:
-        """None when ``value`` fits, else what it must be (``"must be an integer >= 1"``)."""
-        if value is None and self.optional:
-            return None
-        fits = isinstance(value, int if self.kind is int else (int, float)) and not isinstance(value, bool)
-        fits = fits and math.isfinite(value)
-        if fits and self.low is not None:
-            fits = value > self.low if self.open_low else value >= self.low
-        if fits and self.high is not None:
-            fits = value < self.high if self.open_high else value <= self.high
-        return None if fits else f"must be {self}"
-
-    def __str__(self) -> str:
-        text = "an integer" if self.kind is int else "a finite number"
-        if self.high is not None:
-            text += f" in {'(' if self.open_low else '['}{self.low}, {self.high}{')' if self.open_high else ']'}"
-        elif self.low is not None:
-            text += f" {'>' if self.open_low else '>='} {self.low}"
-        return text + (" or null" if self.optional else "")
-
-
-COUNT = Number(int, 1)
-POSITIVE = Number(float, 0, open_low=True)
 
 NUMBERS: dict[str, Number] = {
     "hidden_channels": COUNT, "num_layers": COUNT, "num_rbf": COUNT, "num_heads": COUNT, "num_groups": COUNT,

@@ -8,7 +8,7 @@ import math
 import sys
 from pathlib import Path
 
-from ..arguments import bounded
+from ..ranges import COUNT, argument
 
 FORMATS = ("auto", "rmd17", "md17", "extxyz", "qm9")
 
@@ -20,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", default=None, help="QM9: the property the model predicts (default U0)")
     parser.add_argument("--energy-unit", default="eV", help="extxyz: the file's energy unit")
     parser.add_argument("--model", default=None, help="the architecture the checkpoint must hold")
-    parser.add_argument("--limit", type=bounded(int, 1), default=None, help="evaluate the first N frames only")
-    parser.add_argument("--batch-size", type=bounded(int, 1), default=64, help="frames per batch (default 64)")
+    parser.add_argument("--limit", type=argument(COUNT), default=None, help="evaluate the first N frames only")
+    parser.add_argument("--batch-size", type=argument(COUNT), default=64, help="frames per batch (default 64)")
     parser.add_argument("-o", "--output", default="evaluation", help="folder for parity.png and metrics.json")
 
 

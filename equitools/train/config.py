@@ -15,10 +15,11 @@ from typing import Any
 import yaml
 
 from equitools.models.registry import NUMBERS as MODEL_NUMBERS
-from equitools.models.registry import COUNT, POSITIVE, ConfigValueError, Number
+from equitools.models.registry import ConfigValueError
 from equitools.models.registry import resolve_config as resolve_model
 
 from ..atomic import atomic_write_text
+from ..ranges import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, Number
 
 SCHEMA: dict[str, dict[str, Any]] = {
     "data": {
@@ -71,7 +72,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
 }
 SECTIONS = ("model", *SCHEMA)
 
-NON_NEGATIVE, NON_NEGATIVE_INT, SEED = Number(float, 0), Number(int, 0), Number(int, 0, 2**32 - 1)
+SEED = Number(int, 0, 2**32 - 1)
 NUMBERS: dict[str, dict[str, Number]] = {
     "data": {"split_index": Number(int, 1, 5), "n_train": COUNT, "n_val": COUNT,
              "n_test": Number(int, 1, optional=True), "seed": SEED, "batch_size": COUNT, "val_batch_size": COUNT,
