@@ -45,9 +45,6 @@ class ElementEmbedding(nn.Embedding):
         super().__init__(max_z + 1, num_channels)
         self.max_z = max_z
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return super().forward(z)
-
 
 def degree_index(lmax: int) -> torch.Tensor:
     """Degree l of each of the (L+1)^2 rows of the spherical-channel layout."""

@@ -291,8 +291,8 @@ class ESCN(nn.Module):
 
     def forward(self, z: torch.Tensor, graph: EdgeGraph) -> torch.Tensor:
         n = z.shape[0]
-        x = self.sphere_embedding(z).new_zeros(n, (self.lmax + 1) ** 2, self.sphere_channels)
-        x = torch.cat([self.sphere_embedding(z).unsqueeze(1), x[:, 1:]], dim=1)
+        scalars = self.sphere_embedding(z).unsqueeze(1)  # (n, 1, C): l = 0; higher degrees start at zero
+        x = torch.cat([scalars, scalars.new_zeros(n, (self.lmax + 1) ** 2 - 1, self.sphere_channels)], dim=1)
         r = graph.length.index_select(0, graph.pair_edge)
         edge = self.edge_embedding(self.distance_expansion(r), z, graph)
         cut = self.cut(graph.length)

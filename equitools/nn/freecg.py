@@ -114,8 +114,8 @@ class NeighborEmbedding(nn.Module):
 class FreeCGLayer(nn.Module):
     """One ViS-MP layer with the FreeCG group CG transform, attention enhancer and shuffling."""
 
-    def __init__(self, hidden_channels: int, num_heads: int, num_groups: int, activation: str, cutoff: float,
-                 last_layer: bool, cg_paths: str, shuffle: bool, attention_enhancer: bool):
+    def __init__(self, hidden_channels: int, num_heads: int, num_groups: int, activation: str, last_layer: bool,
+                 cg_paths: str, shuffle: bool, attention_enhancer: bool):
         super().__init__()
         C = hidden_channels
         if C % num_heads:
@@ -130,7 +130,6 @@ class FreeCGLayer(nn.Module):
         self.layernorm = nn.LayerNorm(C)
         self.act = make_activation(activation)
         self.attn_act = make_activation(activation)
-        self.cut = CosineCutoff(cutoff)
         self.vec_proj = nn.Linear(C, 3 * C, bias=False)
         self.q_proj = nn.Linear(C, C)
         self.k_proj = nn.Linear(C, C)
@@ -242,7 +241,7 @@ class FreeCG(nn.Module):
         self.neighbor_embedding = NeighborEmbedding(C, num_rbf, max_z)
         self.edge_proj = nn.Linear(num_rbf, C)
         self.layers = nn.ModuleList(
-            FreeCGLayer(C, num_heads, num_groups, activation, cutoff, k == num_layers - 1, cg_paths, shuffle,
+            FreeCGLayer(C, num_heads, num_groups, activation, k == num_layers - 1, cg_paths, shuffle,
                         attention_enhancer) for k in range(num_layers))
         self.out_norm = nn.LayerNorm(C)
         self.vec_out_proj = nn.Linear(C, C, bias=False)

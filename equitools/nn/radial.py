@@ -94,15 +94,16 @@ class GaussianBasis(nn.Module):
         return torch.exp(self.coeff * (r.unsqueeze(-1) - self.offsets) ** 2)
 
 
-RADIAL_BASES = {"expnorm": ExpNormalBasis, "bessel": BesselBasis, "gaussian": GaussianBasis}
+RADIAL_BASES = {
+    "expnorm": lambda num_basis, cutoff: ExpNormalBasis(num_basis, cutoff_upper=cutoff),
+    "bessel": lambda num_basis, cutoff: BesselBasis(num_basis, cutoff=cutoff),
+    "gaussian": lambda num_basis, cutoff: GaussianBasis(0.0, cutoff, num_basis),
+}
+"""Each radial basis by name: ``(num_basis, cutoff) -> module`` on [0, cutoff] Å."""
 
 
 def radial_basis(name: str, num_basis: int, cutoff: float) -> nn.Module:
-    """A radial basis by name (``"expnorm"``, ``"bessel"``, ``"gaussian"``) on [0, cutoff]."""
-    if name == "expnorm":
-        return ExpNormalBasis(num_basis, cutoff_upper=cutoff)
-    if name == "bessel":
-        return BesselBasis(num_basis, cutoff=cutoff)
-    if name == "gaussian":
-        return GaussianBasis(0.0, cutoff, num_basis)
-    raise ValueError(f"unknown radial basis {name!r}; valid: {sorted(RADIAL_BASES)}")
+    """A radial basis by name (a key of :data:`RADIAL_BASES`) with ``num_basis`` functions on [0, cutoff] Å."""
+    if name not in RADIAL_BASES:
+        raise ValueError(f"unknown radial basis {name!r}; valid: {sorted(RADIAL_BASES)}")
+    return RADIAL_BASES[name](num_basis, cutoff)
