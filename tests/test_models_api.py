@@ -159,3 +159,20 @@ def test_training_mode_keeps_graph_for_force_loss():
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
     model.eval()
     assert not model(water())["forces"].requires_grad
+
+
+def test_dtype_is_explicit_and_the_global_default_is_left_alone():
+    previous = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(torch.float64)  # a user's global setting must not leak into the model
+        model = build({"model": "tensornet", "hidden_channels": 8, "num_layers": 1, "num_rbf": 8})
+        assert {p.dtype for p in model.parameters()} == {torch.float32}
+        assert model.representation.rbf.means.dtype == torch.float32
+        torch.set_default_dtype(torch.float32)
+        model = build({"model": "tensornet", "hidden_channels": 8, "num_layers": 1, "num_rbf": 8}, dtype=torch.float64)
+        assert {p.dtype for p in model.parameters()} == {torch.float64} and model.config["dtype"] == "float64"
+        assert torch.get_default_dtype() == torch.float32
+    finally:
+        torch.set_default_dtype(previous)
+    with pytest.raises(ValueError, match="dtype must be torch.float32 or torch.float64"):
+        build({"model": "tensornet"}, dtype=torch.float16)

@@ -18,7 +18,7 @@ class AtomsDataset(torch.utils.data.Dataset):
     ``z`` ``(A,)`` long, ``pos`` ``(A, 3)`` Å, ``energy`` ``(1,)`` eV (float64: totals of
     10⁴ eV lose meV in float32), ``forces`` ``(A, 3)`` eV/Å, and every per-frame field of the
     store with a leading dimension 1 (targets ``(1,)``, ``cell`` ``(1, 3, 3)``, ...). ``pos``,
-    ``forces`` and ``cell`` have ``dtype`` (default: torch's default dtype); other targets stay
+    ``forces`` and ``cell`` have ``dtype`` (default float32); other targets stay
     float64. ``dataset[[i, j, ...]]`` / ``dataset[a:b]`` / ``subset(indices)`` give a view.
     A boolean mask of length ``len(dataset)`` selects too. ``metadata`` says where the data
     came from and in which units each field is.
@@ -27,7 +27,7 @@ class AtomsDataset(torch.utils.data.Dataset):
 
     def __init__(self, frames: Frames, metadata: dict, *, transform: Callable[[Data], Data] | None = None,
                  dtype: torch.dtype | None = None):
-        dtype = dtype or torch.get_default_dtype()
+        dtype = dtype or torch.float32
         self.frames = frames
         self.metadata = metadata
         self.transform = transform

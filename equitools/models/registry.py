@@ -11,13 +11,10 @@ from ..ranges import COUNT, POSITIVE, Number
 from .potential import Potential
 
 COMMON_DEFAULTS: dict[str, Any] = {
-    "max_z": 100,  # largest atomic number the model accepts
-    "atomic_energies": None,  # per-element reference energies (eV): {z: E} or a list indexed by z
-    "energy_scale": 1.0,  # atomic energy = scale · readout + shift + E_ref[z]
-    "energy_shift": 0.0,
-    "readout": "sum",  # "sum" (energies), "mean" (intensive properties) or "dipole" (|μ|, QM9 mu)
-    "dtype": "float32",  # "float32" or "float64"
+    "max_z": 100, "atomic_energies": None, "energy_scale": 1.0, "energy_shift": 0.0, "readout": "sum",
+    "dtype": "float32",
 }
+"""The keys every model has, at their defaults (``"model"``, the architecture, is required)."""
 
 
 def _tensornet(**kw):
@@ -38,7 +35,6 @@ def _freecg(**kw):
     return FreeCG(**kw)
 
 
-# the published defaults of each representation (names as in the papers)
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "tensornet": {
         "hidden_channels": 128, "num_layers": 2, "num_rbf": 32, "rbf_type": "expnorm", "cutoff": 5.0,
@@ -54,7 +50,64 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "attention_enhancer": True,
     },
 }
+"""The published defaults of each representation (names as in the papers)."""
 
+DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
+    "common": {
+        "model": ("tensornet, escn or freecg", "",
+                  "the architecture; required in a model section (every other key is optional)"),
+        "max_z": ("", "", "the largest atomic number the model accepts"),
+        "atomic_energies": ("{z: energy}, a list indexed by z, or null", "eV",
+                            "per-element reference energies E_ref[z], kept and summed in float64 (null: 0); "
+                            "training sets them (training.reference_energies)"),
+        "energy_scale": ("", "", "atomic energy = energy_scale · readout + energy_shift + E_ref[z]; training sets "
+                                 "it from the data"),
+        "energy_shift": ("", "eV", "see energy_scale; training sets it from the data"),
+        "readout": ("sum, mean or dipole", "",
+                    "sum: energies (extensive); mean: intensive properties; dipole: |Σ q_i r_i| with neutral "
+                    "charges (QM9 mu)"),
+        "dtype": ("float32 or float64", "",
+                  "the dtype of the weights and of the computation (energies are summed in float64)"),
+    },
+    "tensornet": {
+        "hidden_channels": ("", "", "channels of the I, A, S tensor features"),
+        "num_layers": ("", "", "interaction layers"),
+        "num_rbf": ("", "", "radial basis functions (at least 2 with gaussian)"),
+        "rbf_type": ("expnorm, bessel or gaussian", "", "the radial basis (expnorm: exponential-normal)"),
+        "cutoff": ("", "Å", "neighbour cutoff (cosine cutoff function)"),
+        "activation": ("silu, tanh, gelu, ssp or relu", "", "the activation function"),
+        "equivariance_group": ("O(3) or SO(3)", "", "O(3): invariant under reflections too; SO(3): rotations only"),
+    },
+    "escn": {
+        "sphere_channels": ("", "", "channels of the spherical node features (degrees 0..lmax)"),
+        "hidden_channels": ("", "", "channels inside the SO(2) convolutions and the node blocks"),
+        "edge_channels": ("", "", "channels of the edge embedding (distance and elements)"),
+        "num_layers": ("", "", "message-passing layers"),
+        "lmax": ("", "", "the largest degree L of the node features"),
+        "mmax": ("", "", "the largest order m kept in the edge frame (<= lmax)"),
+        "num_basis": ("", "", "Gaussian distance functions on [0, cutoff]"),
+        "cutoff": ("", "Å", "neighbour cutoff (cosine cutoff function)"),
+        "activation": ("silu, tanh, gelu, ssp or relu", "", "the activation function"),
+    },
+    "freecg": {
+        "hidden_channels": ("", "", "channels of the scalar and l = 1, 2 features"),
+        "num_layers": ("", "", "message-passing layers"),
+        "num_heads": ("", "", "attention heads (divides hidden_channels)"),
+        "lmax": ("", "", "the largest degree of the spherical features (FreeCG: 2)"),
+        "num_groups": ("", "", "channel groups of the group CG transform (divides hidden_channels)"),
+        "num_rbf": ("", "", "exponential-normal radial basis functions"),
+        "cutoff": ("", "Å", "neighbour cutoff (cosine cutoff function)"),
+        "activation": ("silu, tanh, gelu, ssp or relu", "", "the activation function"),
+        "cg_paths": ("sparse or full", "", "group CG paths: sparse, the parity-allowed ones (O(3)); full, also "
+                                           "1⊗1→1, 1⊗2→2, 2⊗1→2, 2⊗2→1 (then SO(3) only)"),
+        "shuffle": ("true or false", "", "shift the group CG output by half a group per layer, so each group "
+                                         "mixes two groups of the layer before"),
+        "attention_enhancer": ("true or false", "", "add a term of the neighbour's features along the edge "
+                                                    "direction to the attention logits"),
+    },
+}
+"""(type, unit, meaning) of every model key, common and per architecture; the type is empty for
+the numeric keys, whose type and range are in :data:`NUMBERS`."""
 
 NUMBERS: dict[str, Number] = {
     "hidden_channels": COUNT, "num_layers": COUNT, "num_rbf": COUNT, "num_heads": COUNT, "num_groups": COUNT,
@@ -99,6 +152,7 @@ def check_values(config: dict[str, Any]) -> None:
 _BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {"tensornet": _tensornet, "escn": _escn, "freecg": _freecg}
 
 MODELS = tuple(MODEL_DEFAULTS)
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def default_config(model: str) -> dict[str, Any]:
@@ -121,24 +175,26 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"unknown config key(s) {unknown} for model {config['model']!r}; valid keys: {sorted(full)}")
     full.update(copy.deepcopy(config))
-    if full["dtype"] not in ("float32", "float64"):
+    if full["dtype"] not in DTYPES:
         raise ValueError(f"config key 'dtype' must be 'float32' or 'float64', got {full['dtype']!r}")
     check_values(full)
     return full
 
 
-def build(config: dict[str, Any]) -> Potential:
-    """A :class:`Potential` from a config dict; every key but ``"model"`` is optional."""
+def build(config: dict[str, Any], dtype: torch.dtype | None = None) -> Potential:
+    """A :class:`Potential` from a config dict; every key but ``"model"`` is optional.
+
+    dtype: ``torch.float32`` or ``torch.float64``, overriding the config's ``"dtype"`` (which the
+    returned model's config then records). The model is built and then moved to that dtype: its
+    constants are made in float64, never from torch's global default dtype, which is left alone.
+    """
+    if dtype is not None:
+        if dtype not in DTYPES.values():
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        config = {**config, "dtype": str(dtype).removeprefix("torch.")}
     full = resolve_config(config)
     kwargs = {k: v for k, v in full.items() if k in MODEL_DEFAULTS[full["model"]]}
-    dtype = torch.float64 if full["dtype"] == "float64" else torch.float32
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        representation = _BUILDERS[full["model"]](max_z=full["max_z"], **kwargs)
-        model = Potential(representation, full, max_z=full["max_z"], atomic_energies=full["atomic_energies"],
-                          energy_scale=full["energy_scale"], energy_shift=full["energy_shift"],
-                          readout=full["readout"])
-    finally:
-        torch.set_default_dtype(previous)
-    return model.to(dtype)
+    representation = _BUILDERS[full["model"]](max_z=full["max_z"], **kwargs)
+    model = Potential(representation, full, max_z=full["max_z"], atomic_energies=full["atomic_energies"],
+                      energy_scale=full["energy_scale"], energy_shift=full["energy_shift"], readout=full["readout"])
+    return model.to(DTYPES[full["dtype"]])

@@ -1,7 +1,8 @@
 """Radial bases: expansions of an interatomic distance into a fixed number of smooth features.
 
-Each module maps distances ``(...)`` to ``(..., num_basis)``. None of them includes a cutoff
-envelope; multiply by one from :mod:`equitools.nn.cutoff` where the architecture does.
+Each module maps distances ``(...)`` to ``(..., num_basis)`` in the distances' dtype. None of them
+includes a cutoff envelope; multiply by one from :mod:`equitools.nn.cutoff` where the architecture
+does. Their constants are made in float64 (never from torch's default dtype) and follow ``.to()``.
 """
 
 from __future__ import annotations
@@ -32,17 +33,17 @@ class ExpNormalBasis(nn.Module):
         start = math.exp(-(cutoff_upper - cutoff_lower))
         means = torch.linspace(start, 1.0, num_rbf, dtype=torch.float64)
         betas = torch.full((num_rbf,), (2.0 / num_rbf * (1.0 - start)) ** -2, dtype=torch.float64)
-        dtype = torch.get_default_dtype()
         if trainable:
-            self.means = nn.Parameter(means.to(dtype))
-            self.betas = nn.Parameter(betas.to(dtype))
+            self.means = nn.Parameter(means)
+            self.betas = nn.Parameter(betas)
         else:
-            self.register_buffer("means", means.to(dtype))
-            self.register_buffer("betas", betas.to(dtype))
+            self.register_buffer("means", means)
+            self.register_buffer("betas", betas)
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
         r = r.unsqueeze(-1)
-        return torch.exp(-self.betas * (torch.exp(self.alpha * (self.cutoff_lower - r)) - self.means) ** 2)
+        betas, means = self.betas.to(r.dtype), self.means.to(r.dtype)
+        return torch.exp(-betas * (torch.exp(self.alpha * (self.cutoff_lower - r)) - means) ** 2)
 
 
 class BesselBasis(nn.Module):
@@ -59,7 +60,7 @@ class BesselBasis(nn.Module):
         self.num_basis = num_basis
         self.cutoff = float(cutoff)
         self.prefactor = math.sqrt(2.0 / cutoff)
-        freqs = torch.arange(1, num_basis + 1, dtype=torch.get_default_dtype()) * math.pi / cutoff
+        freqs = torch.arange(1, num_basis + 1, dtype=torch.float64) * math.pi / cutoff
         if trainable:
             self.freqs = nn.Parameter(freqs)
         else:
@@ -68,8 +69,9 @@ class BesselBasis(nn.Module):
     def forward(self, r: torch.Tensor) -> torch.Tensor:
         r = r.unsqueeze(-1)
         safe = torch.where(r == 0, torch.ones_like(r), r)
-        value = torch.sin(self.freqs * safe) / safe
-        return self.prefactor * torch.where(r == 0, self.freqs.expand_as(value), value)
+        freqs = self.freqs.to(r.dtype)
+        value = torch.sin(freqs * safe) / safe
+        return self.prefactor * torch.where(r == 0, freqs.expand_as(value), value)
 
 
 class GaussianBasis(nn.Module):
@@ -81,7 +83,7 @@ class GaussianBasis(nn.Module):
         if num_basis < 2:
             raise ValueError(f"num_basis must be >= 2, got {num_basis}")
         self.num_basis = num_basis
-        offsets = torch.linspace(start, stop, num_basis, dtype=torch.get_default_dtype())
+        offsets = torch.linspace(start, stop, num_basis, dtype=torch.float64)
         self.coeff = -0.5 / (float(offsets[1] - offsets[0]) * width) ** 2
         # Σ_k φ_k(r)² for r inside the grid: Σ_k exp(-(r - μ_k)²/σ²) ≈ √π σ / spacing (a Gaussian sum)
         self.square_sum = math.sqrt(math.pi) * width
@@ -91,7 +93,7 @@ class GaussianBasis(nn.Module):
             self.register_buffer("offsets", offsets)
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
-        return torch.exp(self.coeff * (r.unsqueeze(-1) - self.offsets) ** 2)
+        return torch.exp(self.coeff * (r.unsqueeze(-1) - self.offsets.to(r.dtype)) ** 2)
 
 
 RADIAL_BASES = {

@@ -113,17 +113,16 @@ class CompactTensors(nn.Module):
 
     def __init__(self):
         super().__init__()
-        dtype = torch.get_default_dtype()
-        self.register_buffer("to_full", compact_to_full_matrix().to(dtype), persistent=False)
-        self.register_buffer("to_compact", full_to_compact_matrix().to(dtype), persistent=False)
+        self.register_buffer("to_full", compact_to_full_matrix(), persistent=False)
+        self.register_buffer("to_compact", full_to_compact_matrix(), persistent=False)
 
     def full(self, x: torch.Tensor) -> torch.Tensor:
         """``(n, 9, C)`` → ``(n, 3, 3, C)``."""
-        return torch.matmul(self.to_full, x).view(x.shape[0], 3, 3, x.shape[-1])
+        return torch.matmul(self.to_full.to(x.dtype), x).view(x.shape[0], 3, 3, x.shape[-1])
 
     def compact(self, X: torch.Tensor) -> torch.Tensor:
         """``(n, 3, 3, C)`` → ``(n, 9, C)`` (I, A, S parts of any 3×3 tensor)."""
-        return torch.matmul(self.to_compact, X.reshape(X.shape[0], 9, X.shape[-1]))
+        return torch.matmul(self.to_compact.to(X.dtype), X.reshape(X.shape[0], 9, X.shape[-1]))
 
     @staticmethod
     def norm2(x: torch.Tensor) -> torch.Tensor:
