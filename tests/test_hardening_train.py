@@ -71,14 +71,14 @@ def test_diverging_lr_fails_the_command_and_exports_nothing(tmp_path, capsys):
     config = write_yaml(tmp_path / "diverge.yaml", {**TINY, "output": {"dir": str(tmp_path / "run")}})
     assert main(["train", str(config), "training.lr=1e6", "--no-progress"]) == 1
     err = capsys.readouterr().err
-    assert re.search(r"^equitools train: error: training diverged at epoch \d+, step \d+: the (loss|gradient)", err,
+    assert re.search(r"^equitools train: error: training diverged in epoch \d+, step \d+: the (loss|gradient)", err,
                      re.MULTILINE), err
     assert "lower training.lr" in err and "Traceback" not in err
     assert not (tmp_path / "run" / "model.pt").exists() and not (tmp_path / "run" / "metrics.json").exists()
 
 
 def test_nan_data_mid_run_names_epoch_and_step_and_keeps_earlier_checkpoints(tmp_path):
-    with pytest.raises(TrainingDivergedError, match=r"epoch 1, step 5: the loss is nan"):
+    with pytest.raises(TrainingDivergedError, match=r"in epoch 2, step 6: the loss is nan"):
         train(tiny(tmp_path), callbacks=[Poison(epoch=1, batch=1)], plots=False)
     assert read_checkpoint(tmp_path / "checkpoints" / "last.ckpt")["epoch"] == 0  # epoch 0 is kept
     assert not (tmp_path / "model.pt").exists()
@@ -87,7 +87,7 @@ def test_nan_data_mid_run_names_epoch_and_step_and_keeps_earlier_checkpoints(tmp
 def test_non_finite_gradient_names_the_parameter(tmp_path):
     config = tiny(tmp_path, training={"max_epochs": 1})
     name = next(n for n, _ in build(config["model"]).named_parameters())
-    with pytest.raises(TrainingDivergedError, match=rf"epoch 0, step 2: the gradient of {name} is not finite"):
+    with pytest.raises(TrainingDivergedError, match=rf"in epoch 1, step 3: the gradient of {name} is not finite"):
         train(config, callbacks=[Poison(epoch=0, batch=2, gradient=True)], plots=False)
 
 
@@ -97,7 +97,7 @@ def test_non_finite_validation_loss_stops_the_run(tmp_path):
             if not trainer.sanity_checking:
                 batch.energy = torch.full_like(batch.energy, math.nan)
 
-    with pytest.raises(TrainingDivergedError, match="epoch 0: the validation loss is nan"):
+    with pytest.raises(TrainingDivergedError, match="in epoch 1: the validation loss is nan"):
         train(tiny(tmp_path), callbacks=[PoisonValidation()], plots=False)
     assert not (tmp_path / "model.pt").exists()
 

@@ -52,6 +52,8 @@ def test_run_writes_model_logs_and_metrics(run):
         assert (out / name).is_file(), name
     assert list((out / "logs" / "tensorboard").glob("events.out.tfevents.*"))
     assert json.loads((out / "metrics.json").read_text())["epochs"] == metrics["epochs"] == 2
+    best_epoch = 1 + int(np.nanargmin(read_epoch_metrics(out / "logs" / "csv")["val_loss"][:2]))  # counted from 1
+    assert os.path.basename(metrics["best_checkpoint"]) == f"best-epoch={best_epoch:04d}.ckpt"
     assert metrics["data"]["sizes"] == {"train": 40, "val": 10, "test": 20}
     for key in ("energy_mae", "energy_rmse", "forces_mae", "forces_rmse"):
         assert math.isfinite(metrics["test"][key]) and metrics["test"][key] > 0
@@ -160,6 +162,10 @@ def test_killed_run_resumes_without_losing_an_epoch(tmp_path):
     assert np.all(np.isfinite(columns["val_loss"][:4]))
     # resumed, not restarted: the step counter continued from epochs 0-1
     assert metrics["global_steps"] == 4 * 4
+    best_epoch = 1 + int(np.nanargmin(columns["val_loss"][:4]))  # the best of both segments, counted from 1
+    assert os.path.basename(metrics["best_checkpoint"]) == f"best-epoch={best_epoch:04d}.ckpt"
+    best = sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("best-*"))
+    assert best == [f"best-epoch={best_epoch:04d}.ckpt"]  # the first segment's best is replaced or kept, once
 
 
 def test_resume_with_another_model_is_refused(run, tmp_path):

@@ -1,4 +1,5 @@
-"""Plot of an MD run: energies and temperature against time."""
+"""Plot of an MD run: total-energy deviation, potential and kinetic energy, and temperature
+against time."""
 
 from __future__ import annotations
 
@@ -9,24 +10,48 @@ from equitools.train.plots import pyplot, save_figure
 from .md import MDReport
 
 
-def plot_md(report: MDReport, output: str | Path) -> Path:
-    """Potential, kinetic and total energy (eV, relative to the first frame's total) and the
-    temperature (K) against time (ps), saved as PNG."""
+def md_figure(report: MDReport):
+    """Three panels against time (ps), sharing it, as a matplotlib Figure:
+
+    1. E_tot - E_tot(0) per atom (meV/atom), with the linear fit whose slope is the drift;
+    2. E_pot - E_pot(0) and E_kin (eV, the whole system);
+    3. the temperature (K).
+
+    The title names the integrator and the drift (meV/atom/ps; "n/a" with fewer than two
+    frames), and why the run stopped early if it did. Under a thermostat (langevin) the total
+    energy is not conserved, and the title says so.
+    """
     plt = pyplot()
-    fig, (ax_e, ax_t) = plt.subplots(1, 2, figsize=(9, 3.4))
-    ref = report.total[0]
-    for values, label in ((report.potential, "potential"), (report.kinetic, "kinetic"), (report.total, "total")):
-        ax_e.plot(report.time_ps, values - (ref if label != "kinetic" else 0.0), label=label)
-    ax_e.set_xlabel("time (ps)")
-    ax_e.set_ylabel("energy - E_tot(0) (eV); kinetic as is")
+    fig, (ax_dev, ax_e, ax_t) = plt.subplots(3, 1, sharex=True, figsize=(7, 7.5))
+    time = report.time_ps
+    deviation = 1000 * (report.total - report.total[0]) / report.n_atoms
+    ax_dev.plot(time, deviation, color="k", label="E_tot - E_tot(0)")
     drift = report.drift_meV_per_atom_ps
-    ax_e.set_title(f"{report.integrator}: E_tot drift " + ("n/a" if drift is None else f"{drift:+.3g} meV/atom/ps")
-                   + (" (stopped early)" if report.stopped else ""), fontsize=10)
+    if drift is not None:  # the least-squares line passes through the means
+        ax_dev.plot(time, deviation.mean() + drift * (time - time.mean()), "--", color="tab:red",
+                    label=f"linear fit: {drift:+.3g} meV/atom/ps")
+    ax_dev.set_ylabel("total-energy deviation\n(meV/atom)")
+    ax_dev.legend(fontsize=8)
+    ax_e.plot(time, report.potential - report.potential[0], label="potential: E_pot - E_pot(0)")
+    ax_e.plot(time, report.kinetic, label="kinetic: E_kin")
+    ax_e.set_ylabel("energy (eV)")
     ax_e.legend(fontsize=8)
-    ax_t.plot(report.time_ps, report.temperature)
-    ax_t.set_xlabel("time (ps)")
+    ax_t.plot(time, report.temperature, color="tab:green")
     ax_t.set_ylabel("temperature (K)")
-    for ax in (ax_e, ax_t):
+    ax_t.set_xlabel("time (ps)")
+    for ax in (ax_dev, ax_e, ax_t):
         ax.grid(alpha=0.3)
+    title = f"{report.integrator} MD of {report.n_atoms} atoms: total-energy drift " + (
+        "n/a" if drift is None else f"{drift:+.3g} meV/atom/ps")
+    if report.integrator != "verlet":
+        title += "\n(thermostat: the total energy is not conserved)"
+    if report.stopped:
+        title += f"\nstopped early: {report.stopped}"
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, output)
+    return fig
+
+
+def plot_md(report: MDReport, output: str | Path) -> Path:
+    """:func:`md_figure` of ``report`` saved as PNG at ``output``; returns its path."""
+    return save_figure(md_figure(report), output)

@@ -111,7 +111,7 @@ class ForceFieldModule(pl.LightningModule):
         norm = torch.nn.utils.get_total_norm([p.grad for p in parameters])
         loss = self._step_loss
         if not torch.isfinite(torch.stack([loss, norm.to(loss.dtype)])).all():
-            where = f"training diverged at epoch {self.current_epoch}, step {self.global_step}"
+            where = f"training diverged in epoch {self.current_epoch + 1}, step {self.global_step + 1}"
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(f"{where}: the loss is {loss.item()}; lower training.lr or check the "
                                             "data for non-finite values")
@@ -146,7 +146,7 @@ class ForceFieldModule(pl.LightningModule):
         if self.use_forces:
             loss = loss + self.training_options["force_weight"] * (values["forces_rmse"] / 1000) ** 2
         if stage == "val" and not torch.isfinite(loss):
-            raise TrainingDivergedError(f"training diverged at epoch {self.current_epoch}: the validation loss is "
+            raise TrainingDivergedError(f"training diverged in epoch {self.current_epoch + 1}: the validation loss is "
                                         f"{loss.item()} ({', '.join(f'{k} {v.item()}' for k, v in values.items())})")
         if stage == "val" and self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
             self.lr_schedulers().step(loss)

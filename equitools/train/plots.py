@@ -23,7 +23,9 @@ def pyplot():
 def read_epoch_metrics(path: str | Path) -> dict[str, np.ndarray]:
     """Per-epoch columns of a Lightning ``metrics.csv``, or of every ``version_*/metrics.csv``
     under a folder (the segments of a resumed run; later segments win):
-    ``{"epoch": (n,), name: (n,)}``, NaN where an epoch has no value; per-step rows left out."""
+    ``{"epoch": (n,), name: (n,)}``, NaN where an epoch has no value; per-step rows left out.
+    ``epoch`` is the CSV's own, Lightning's 0-based index (the plots and ``metrics.json`` count
+    from 1: add 1)."""
     path = Path(path)
     files = sorted(path.glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1])) \
         if path.is_dir() else [path]
@@ -50,27 +52,37 @@ def read_epoch_metrics(path: str | Path) -> dict[str, np.ndarray]:
     return out
 
 
-def plot_learning_curves(metrics_csv: str | Path, output: str | Path, unit: str = "eV",
-                         title: str | None = None) -> Path:
-    """Validation energy/force MAE and training loss per epoch (log scale), saved as PNG."""
+def learning_curves_figure(metrics_csv: str | Path, unit: str = "eV", title: str = "learning curves"):
+    """Validation energy/force MAE (m``unit``, m``unit``/Å) and training loss against the epoch
+    (counted from 1, integer ticks; log-scaled values), one panel each, as a matplotlib Figure.
+    ``metrics_csv``: as for :func:`read_epoch_metrics`."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = pyplot()
     columns = read_epoch_metrics(metrics_csv)
     panels = [("val_energy_mae", f"validation energy MAE (m{unit})"),
               ("val_forces_mae", f"validation force MAE (m{unit}/Å)"),
               ("train_loss_epoch", "training loss")]
     panels = [p for p in panels if p[0] in columns]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
     for ax, (key, label) in zip(axes[0], panels):
         keep = np.isfinite(columns[key])
         ax.plot(columns["epoch"][keep] + 1, columns[key][keep], marker=".")
+        ax.set_xlim(0.5, columns["epoch"][-1] + 1.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
+    fig.suptitle(title)
     fig.tight_layout()
-    return save_figure(fig, output)
+    return fig
+
+
+def plot_learning_curves(metrics_csv: str | Path, output: str | Path, unit: str = "eV",
+                         title: str = "learning curves") -> Path:
+    """:func:`learning_curves_figure` saved as PNG at ``output``; returns its path."""
+    return save_figure(learning_curves_figure(metrics_csv, unit, title), output)
 
 
 def plot_parity(reference: dict[str, np.ndarray], predicted: dict[str, np.ndarray], output: str | Path,

@@ -3,12 +3,16 @@ folder::
 
     OUT/config.yaml                 the resolved config
     OUT/checkpoints/last.ckpt       Lightning checkpoint after every validated epoch (resume)
-    OUT/checkpoints/best-*.ckpt     the checkpoint with the lowest validation loss
+    OUT/checkpoints/best-epoch=EEEE.ckpt  the checkpoint with the lowest validation loss (epoch EEEE)
     OUT/logs/csv/version_K/metrics.csv  per-step/epoch metrics, one version per (resumed) segment
     OUT/logs/tensorboard/           TensorBoard event files
     OUT/model.pt                    the best (EMA) weights as an ``equitools.models`` file
     OUT/metrics.json                test and best validation metrics, sizes, timings
     OUT/learning_curves.png
+
+Epochs are counted from 1 in the checkpoint names, ``metrics.json`` (``epochs``: how many ran)
+and the plots; only Lightning's own logs (``metrics.csv``, the ``epoch`` inside a checkpoint)
+count from 0.
 
 The output folder is created and probed for writing before the data is read. A non-finite loss,
 gradient or validation loss stops the run with :class:`TrainingDivergedError` and nothing is
@@ -19,6 +23,7 @@ e) only, and the checkpoint holds the optimiser, plateau-schedule, EMA and early
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -44,8 +49,9 @@ def train(config: dict[str, Any], resume: bool | str | None = None, callbacks: l
     """Train as ``config`` (resolved by :func:`equitools.train.config.resolve_config`) says.
 
     resume: a Lightning checkpoint path, or True for ``OUT/checkpoints/last.ckpt``. A run folder
-    that already holds checkpoints is only continued with ``resume``. Returns the metrics
-    written to ``OUT/metrics.json`` (on the main process; other DDP processes return ``{}``).
+    that already holds checkpoints is only continued with ``resume``. ``trainer.progress_bar``:
+    true, false, or "auto" (bars only when stderr is a terminal). Returns the metrics written
+    to ``OUT/metrics.json`` (on the main process; other DDP processes return ``{}``).
     """
     started = time.time()
     out = Path(config["output"]["dir"])
@@ -70,8 +76,9 @@ def train(config: dict[str, Any], resume: bool | str | None = None, callbacks: l
         check_compatible(ckpt_path, config["model"])
     datamodule = AtomsDataModule(splits, config["data"]["batch_size"], config["data"]["val_batch_size"],
                                  config["data"]["num_workers"], seed=training["seed"])
-    checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", filename="best-{epoch:04d}", monitor="val_loss",
-                                 mode="min", save_top_k=1, save_last=True)
+    checkpoint = _EpochFromOneCheckpoint(dirpath=out / "checkpoints", filename="best-{epoch:04d}",
+                                         monitor="val_loss", mode="min", save_top_k=1, save_last=True)
+    progress_bar = config["trainer"]["progress_bar"]
     trainer = pl.Trainer(
         max_epochs=training["max_epochs"],
         max_time=None if training["max_time"] is None else {"minutes": float(training["max_time"])},
@@ -84,7 +91,8 @@ def train(config: dict[str, Any], resume: bool | str | None = None, callbacks: l
         logger=[CSVLogger(out / "logs", name="csv", flush_logs_every_n_steps=1),
                 TensorBoardLogger(out, name="logs", version="tensorboard")],
         plugins=[AtomicCheckpointIO()], default_root_dir=out,
-        enable_progress_bar=config["trainer"]["progress_bar"], enable_model_summary=False,
+        enable_progress_bar=sys.stderr.isatty() if progress_bar == "auto" else bool(progress_bar),
+        enable_model_summary=False,
         log_every_n_steps=config["trainer"]["log_every_n_steps"],
         check_val_every_n_epoch=config["trainer"]["check_val_every_n_epoch"],
     )
@@ -110,8 +118,25 @@ def train(config: dict[str, Any], resume: bool | str | None = None, callbacks: l
     if plots:
         from .plots import plot_learning_curves
 
-        plot_learning_curves(out / "logs" / "csv", out / "learning_curves.png", unit=info["unit"])
+        plot_learning_curves(out / "logs" / "csv", out / "learning_curves.png", unit=info["unit"],
+                             title=f"{config['model']['model']} on {info['format']} data ({info['target']}), "
+                                   f"{info['sizes']['train']} training frames")
     return metrics
+
+
+class _EpochFromOneCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` whose file names count epochs from 1 (``best-epoch=0001.ckpt`` holds the
+    first epoch), as ``metrics.json`` and the plots do."""
+
+    def format_checkpoint_name(self, metrics, filename=None, ver=None, prefix=None) -> str:
+        if "epoch" in metrics:
+            metrics = {**metrics, "epoch": metrics["epoch"] + 1}
+        return super().format_checkpoint_name(metrics, filename, ver, prefix)
+
+    @property
+    def state_key(self) -> str:
+        """``ModelCheckpoint``'s key, so that checkpoints written before this class still resume."""
+        return "ModelCheckpoint" + super().state_key.removeprefix(type(self).__qualname__)
 
 
 def _resume_path(out: Path, resume: bool | str | None) -> str | None:
