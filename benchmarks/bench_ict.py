@@ -6,7 +6,10 @@
 Every measurement runs in a fresh subprocess (one Python, numpy/torch loaded before the clock
 starts), so its peak resident memory above the pre-build baseline is attributable to it; times
 are the best of 3 such processes (1 when a run exceeds 10 s), for both libraries.
-Results: ``benchmarks/results/bench_ict.json`` and a markdown table on stdout.
+Results: a new ``benchmarks/results/runs/bench_ict-<UTC time>.json`` (``--save``: the tracked
+``benchmarks/results/bench_ict.json``) and a markdown table on stdout.
+
+Run time on 2 CPU cores: about 4 min (--quick: about 1 min).
 """
 
 from __future__ import annotations
@@ -18,9 +21,8 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
+from outputs import add_output_options, output_path
 
-RESULTS = Path(__file__).resolve().parent / "results" / "bench_ict.json"
 REPEATS = 3
 
 
@@ -78,7 +80,8 @@ def run_case(library: str, n: int, form: str, repeats: int = REPEATS) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="n = 4..6 vs e3nn, ours up to 8")
+    add_output_options(parser, "bench_ict")
     parser.add_argument("--case", nargs=3, metavar=("LIBRARY", "N", "FORM"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
@@ -106,11 +109,12 @@ def main() -> None:
         "machine": {"cpus": __import__("os").cpu_count(), "platform": platform.platform(), "numpy": numpy.__version__, "scipy": scipy.__version__},
         "rows": rows,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    temporary = RESULTS.with_suffix(".json.tmp")
+    out = output_path(args, "bench_ict")
+    temporary = out.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(report, indent=2))
-    temporary.replace(RESULTS)
+    temporary.replace(out)
     print(table(report))
+    print(f"\nwritten to {out}", file=sys.stderr)
 
 
 def table(report: dict) -> str:

@@ -32,7 +32,10 @@ they are the cost of memory taken fresh from the OS, which differs between machi
     python benchmarks/bench_models.py --frames 2 --models equitools-escn-published,mace \
         --rounds 1 --steps 2 --output benchmarks/results/bench_models_escn_published.json
 
-Results: ``benchmarks/results/bench_models.json`` (and a table on stdout).
+Results: a new ``benchmarks/results/runs/bench_models-<UTC time>.json`` (``--save``: the tracked
+``benchmarks/results/bench_models.json``; ``--output``: that file) and a table on stdout.
+
+Run time on 2 CPU cores: 10-15 min (--quick: about 4 min), plus building .venv-bench on first use.
 """
 
 from __future__ import annotations
@@ -48,9 +51,10 @@ import sys
 import time
 from pathlib import Path
 
+from outputs import add_output_options, output_path
+
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "benchmarks" / "requirements-bench.txt"
-RESULTS = ROOT / "benchmarks" / "results" / "bench_models.json"
 KCAL_PER_MOL_IN_EV = 0.0433641153087705
 
 # name → (environment, description)
@@ -325,7 +329,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 round, 2 steps, no compile check")
     parser.add_argument("--compile-check", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-compile-check", action="store_true")
-    parser.add_argument("--output", default=str(RESULTS))
+    add_output_options(parser, "bench_models")
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.frames, args.steps, args.budget, args.device, args.compile_check)))
@@ -391,10 +395,10 @@ def main() -> None:
         "allocator_settings": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
         "wall_s": round(time.time() - started, 1), "date": time.strftime("%Y-%m-%d"), "models": summary,
     }
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(args.output).with_suffix(".json.tmp")
+    out = output_path(args, "bench_models")
+    tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, args.output)
+    os.replace(tmp, out)
     print(f"\n{report['benchmark']}; {report['batch']}; {report['device']}; torch {report['torch']}")
     print(f"{'model':22s} {'params':>10s} {'s/step':>9s} {'peak MB':>9s} {'vs torchmd-net':>15s} {'vs MACE':>9s}"
           f" {'faults/step':>12s} {'kernel s/step':>14s}")
@@ -411,7 +415,7 @@ def main() -> None:
     if compile_info:
         print(f"torch.compile (inductor) TensorNet inference: {compile_info['compiled_inference_s']:.3f} s vs eager "
               f"{compile_info['eager_inference_s']:.3f} s; max |ΔF| = {compile_info['max_abs_diff_forces_eV_per_A']:.1e} eV/Å")
-    print(f"wrote {args.output} ({report['wall_s']} s)")
+    print(f"wrote {out} ({report['wall_s']} s)")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The ``equitools`` command. Each subcommand lives in the package it belongs to and exposes
+"""The ``equitools`` command. Each subcommand is a module of :mod:`equitools.commands` with
 ``add_arguments(parser)`` and ``run(args) -> int``; this file only dispatches."""
 
 from __future__ import annotations
@@ -7,27 +7,32 @@ import argparse
 import importlib
 import sys
 
+from .extras import MissingExtraError
+
+DESCRIPTION = ("Equivariant deep learning on atoms: irreducible Cartesian tensors, data sets, training "
+               "machine-learning force fields, evaluating them and running molecular dynamics with them.")
+EPILOG = "Run 'equitools COMMAND --help' for the options of a command. New here? Try 'equitools demo --quick'."
+
 COMMANDS = {
-    "ict": ("equitools.ict.command", "ICT path/decomposition matrices: build, verify, save"),
-    "data": ("equitools.data.command", "data sets: inspect, generate reference data with GFN2-xTB"),
-    "train": ("equitools.train.command_train", "train a potential from a YAML config (PyTorch Lightning)"),
-    "evaluate": ("equitools.train.command_evaluate", "error metrics and a parity plot of a model on a data file"),
-    "md": ("equitools.calculators.command_md", "molecular dynamics with a trained model (ASE)"),
-    "bench": ("equitools.train.command_bench", "run the benchmarks in benchmarks/"),
-    "demo": ("equitools.demo", "train, evaluate and run MD on the embedded data in a few minutes"),
+    "ict": "ICT path matrices of a rank-n Cartesian tensor: build, verify, save",
+    "data": "data files: summarise one, or generate reference data with GFN2-xTB",
+    "train": "train a potential from a YAML config (PyTorch Lightning)",
+    "evaluate": "error metrics and a parity plot of a model on a data file",
+    "md": "molecular dynamics with a trained model (ASE)",
+    "bench": "list the benchmark suites, or run them",
+    "demo": "train, evaluate and run MD on the embedded data in a few minutes",
 }
+"""Each subcommand (the module ``equitools.commands.<name>``) and its one-line help."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="equitools", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    modules = {}
-    for name, (module_name, help_text) in COMMANDS.items():
-        modules[name] = module_name
+    parser = argparse.ArgumentParser(prog="equitools", description=DESCRIPTION, epilog=EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
+    for name, help_text in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     args, rest = parser.parse_known_args(argv)
-    module = importlib.import_module(modules[args.command])
-    command_parser = argparse.ArgumentParser(prog=f"equitools {args.command}", description=COMMANDS[args.command][1])
+    module = importlib.import_module(f"equitools.commands.{args.command}")
+    command_parser = argparse.ArgumentParser(prog=f"equitools {args.command}", description=COMMANDS[args.command])
     module.add_arguments(command_parser)
     command_args = command_parser.parse_args(rest)
     try:
@@ -35,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"equitools {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError) as err:  # bad input or an OS refusal: one line, no traceback
+    except (ValueError, OSError, MissingExtraError) as err:  # bad input, an OS refusal, a missing extra: one line
         print(f"equitools {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 1
 

@@ -1,18 +1,19 @@
-"""Where real data sets live: one setting, ``EQUITOOLS_DATA``.
-
-Defaults to ``../shared/data`` beside the project checkout when that folder exists.
-"""
+"""Where data lives: the small data shipped with the package (``EMBEDDED_DATA``) and the real data
+sets, one setting ``EQUITOOLS_DATA`` (default ``../shared/data`` beside the checkout)."""
 
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-"""The checkout (or install prefix) that holds the package."""
+"""The source checkout that holds the package (``benchmarks/``, ``configs/``); for an installed
+wheel, the site-packages folder."""
 
-EMBEDDED_DATA = PROJECT_ROOT / "data"
-"""Small data the project makes itself (generated sets, precomputed matrices)."""
+EMBEDDED_DATA = Path(files("equitools._data"))
+"""Small data the project makes itself (generated sets, precomputed matrices): the checkout's
+``data/`` folder, installed as the package data ``equitools._data``."""
 
 
 def shared_data_dir() -> Path | None:

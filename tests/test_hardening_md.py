@@ -14,7 +14,7 @@ from ase.build import molecule
 from ase.calculators.calculator import Calculator, all_changes
 from ase.io import read, write
 
-from equitools.calculators.command_md import format_report
+from equitools.commands.md import format_report
 from equitools.calculators.md import MDBlowUpError, default_max_temperature, run_md
 from equitools.calculators.plots import plot_md
 from equitools.calculators.structures import read_structure

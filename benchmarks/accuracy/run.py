@@ -3,11 +3,16 @@ ethanol; split 01, 950 train / 50 val, tested on the 1,000-frame test file) and 
 sample (U0), beside the published numbers of TensorNet, MACE and FreeCG.
 
     python benchmarks/accuracy/run.py [--minutes 4] [--models tensornet escn freecg] [--threads 1]
+    python benchmarks/accuracy/run.py --quick    # 1 minute per model, rMD17 ethanol only
 
 The published numbers come from runs of days on GPUs with the full recipes (and 110k QM9
 molecules); the rows measured here use the same data protocol with CPU-sized models and a fixed
 wall-clock budget per run, so they show how far a few minutes of CPU get, not the models' limits.
-Writes ``benchmarks/results/accuracy.json`` and ``benchmarks/accuracy/learning_curves.png``.
+Writes a new ``benchmarks/results/runs/accuracy-<UTC time>.json`` and the learning curves beside
+it (``.png``); ``--save``: the tracked ``benchmarks/results/accuracy.json`` and
+``benchmarks/accuracy/learning_curves.png``.
+
+Run time on 2 CPU cores: about 40 min (--quick: about 4 min).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import argparse
 import importlib.util
 import json
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +33,9 @@ from equitools.train import load_config, train
 from equitools.atomic import atomic_write_text
 from equitools.train.plots import pyplot, read_epoch_metrics, save_figure
 
-RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "accuracy.json"
+sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+from outputs import add_output_options, output_path  # noqa: E402
+
 CURVES = PROJECT_ROOT / "benchmarks" / "accuracy" / "learning_curves.png"
 
 # CPU-sized architectures (the published ones are in configs/; too slow for minutes of CPU)
@@ -146,7 +154,11 @@ def main() -> int:
     parser.add_argument("--tasks", nargs="*", default=list(TASKS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--runs", default=None, help="keep the runs in this folder (default: a temporary one)")
+    parser.add_argument("--quick", action="store_true", help="1 minute per model, on rMD17 ethanol only")
+    add_output_options(parser, "accuracy")
     args = parser.parse_args()
+    if args.quick:
+        args.minutes, args.tasks = 1.0, ["rmd17-ethanol"]
     if shared_data_dir() is None:
         raise SystemExit("benchmarks/accuracy needs the real data: set EQUITOOLS_DATA (see ../shared/data/README.md)")
     models = available_models(args.models)
@@ -170,12 +182,14 @@ def main() -> int:
                           "CPU-sized architectures and a short-budget schedule (see CPU_MODELS, BUDGET_TRAINING).",
               "models_not_in_checkout": missing, "results": results, "published": PUBLISHED,
               "published_note": "† quoted from the paper's table, not re-checked in this run; n/a: not retrieved"}
-    atomic_write_text(RESULTS, json.dumps(report, indent=2))
+    out = output_path(args, "accuracy")
+    curves = CURVES if args.save and args.output is None else out.with_suffix(".png")
+    atomic_write_text(out, json.dumps(report, indent=2))
     ok = [r for r in results if "error" not in r]
     if ok:
-        plot_curves(ok, CURVES)
+        plot_curves(ok, curves)
     print(table(results))
-    print(f"wrote {RESULTS} and {CURVES}")
+    print(f"wrote {out} and {curves}")
     return 0
 
 

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, all_changes
 from torch_geometric.data import Data
 
-from equitools.models import Potential
+from equitools.models import Potential, load
 from equitools.models.checks import GeometryError
+
+
+def read_potential(path: str | os.PathLike) -> Potential:
+    """A model file or run folder (:func:`equitools.models.load`, no Lightning needed), or a
+    training checkpoint (``.ckpt``, through ``equitools.train``: the 'train' extra)."""
+    if Path(path).suffix != ".ckpt":
+        return load(path)
+    from equitools.train.checkpoint import load_potential
+
+    return load_potential(path)
 
 
 class EquiCalculator(Calculator):
@@ -30,9 +41,7 @@ class EquiCalculator(Calculator):
     def __init__(self, model: Potential | str | os.PathLike, device: str = "cpu", **kwargs):
         super().__init__(**kwargs)
         if not isinstance(model, Potential):
-            from equitools.train.checkpoint import load_potential
-
-            model = load_potential(model)
+            model = read_potential(model)
         self.model = model.to(device).eval()
         self.device = device
         self.dtype = next(model.parameters()).dtype

@@ -32,19 +32,9 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
 from ase.md.verlet import VelocityVerlet
 
-from ..ranges import COUNT, NON_NEGATIVE_INT, Number
 from .ase import check_finite_structure
+from .md_arguments import ARGUMENTS, INTEGRATORS, MAX_FORCE_EV_PER_A
 
-INTEGRATORS = ("verlet", "langevin")
-MAX_FORCE_EV_PER_A = 100.0
-ARGUMENTS = {
-    "steps": COUNT, "interval": COUNT, "seed": NON_NEGATIVE_INT,
-    "timestep_fs": Number(float, 0, open_low=True, unit="fs"), "temperature_K": Number(float, 0, unit="K"),
-    "friction_per_fs": Number(float, 0, unit="1/fs"),
-    "max_force_eV_per_A": Number(float, 0, open_low=True, unit="eV/Å"),
-    "max_temperature_K": Number(float, 0, open_low=True, unit="K"),
-}
-"""The range of each numeric argument of :func:`run_md` (``equitools md`` checks the same)."""
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from equitools.train.plots import pyplot, save_figure
+from ..plotting import pyplot, save_figure
 
 from .md import MDReport
 

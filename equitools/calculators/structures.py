@@ -7,6 +7,8 @@ from pathlib import Path
 
 from ase import Atoms
 
+from equitools.data.read import guess_format, read
+
 
 def read_structure(path: str | Path, index: int = 0) -> Atoms:
     """Frame ``index`` of ``path`` (negative: from the end) as ``ase.Atoms``; clear errors for a
@@ -14,11 +16,7 @@ def read_structure(path: str | Path, index: int = 0) -> Atoms:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no structure file at {path}")
-    if path.suffix == ".npz" or path.suffix == ".csv":
-        from equitools.data.command import load
-
-        frames = load(path)
-    else:
+    if guess_format(path) == "extxyz":  # read by ase.io itself: the Atoms keep cell, pbc, tags, ...
         import ase.io
 
         try:
@@ -26,6 +24,8 @@ def read_structure(path: str | Path, index: int = 0) -> Atoms:
         except Exception as err:
             raise ValueError(f"{path}: ase.io cannot read a structure from this file "
                              f"({type(err).__name__}: {err})") from err
+    else:
+        frames = read(path)
     if not -len(frames) <= index < len(frames):
         raise ValueError(f"{path}: no frame {index} (the file has {len(frames)})")
     frame = frames[index]

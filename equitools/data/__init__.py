@@ -17,12 +17,13 @@ from .frames import Frames
 from .graphs import RadiusGraph, edge_vectors, periodic_neighbour_list
 from .md17 import MD17, read_md17
 from .qm9 import QM9
+from .read import guess_format, read
 from .rmd17 import RMD17, official_split, read_rmd17
 from .splits import random_split, read_index_file, split_dataset
 from .units import HARTREE, KCAL_PER_MOL
 
 EMBEDDED = {"ethanol_xtb_500K": EMBEDDED_DATA / "ethanol_xtb_500K.npz"}
-"""Data sets shipped in the repository's ``data/`` folder (see ``data/README.md``)."""
+"""Data sets shipped with the package (the checkout's ``data/`` folder; see ``data/README.md``)."""
 
 
 def embedded(name: str = "ethanol_xtb_500K", **options) -> AtomsDataset:
@@ -36,5 +37,6 @@ def embedded(name: str = "ethanol_xtb_500K", **options) -> AtomsDataset:
 __all__ = [
     "AtomsDataset", "DataFormatError", "ExtXYZ", "Frames", "MD17", "QM9", "RMD17", "RadiusGraph",
     "EMBEDDED", "HARTREE", "KCAL_PER_MOL", "default_cache_dir", "edge_vectors", "embedded", "official_split",
-    "periodic_neighbour_list", "random_split", "read_index_file", "read_md17", "read_rmd17", "split_dataset",
+    "guess_format", "periodic_neighbour_list", "random_split", "read", "read_index_file", "read_md17", "read_rmd17",
+    "split_dataset",
 ]

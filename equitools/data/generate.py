@@ -19,6 +19,7 @@ from ase.md.velocitydistribution import Stationary, ZeroRotation
 from tqdm import tqdm
 
 from ..atomic import atomic_write
+from ..extras import require
 from .units import KCAL_PER_MOL
 
 ALIASES = {"ethanol": "CH3CH2OH", "methanol": "CH3OH", "methane": "CH4", "water": "H2O", "ammonia": "NH3",
@@ -58,10 +59,7 @@ def generate(atoms: Atoms, out: str | Path, *, n_frames: int = 1000, temperature
             raise ValueError(f"{label} must be positive, got {value}")
     if equilibration_steps < 0:
         raise ValueError(f"equilibration_steps must not be negative, got {equilibration_steps}")
-    try:
-        from tblite.ase import TBLite
-    except ImportError as exc:
-        raise RuntimeError("generating reference data needs tblite: pip install tblite") from exc
+    TBLite = require("tblite.ase", "xtb", "generating reference data (tblite)").TBLite
 
     atoms = atoms.copy()
     atoms.set_constraint(FixCom())  # no drift; recorded forces are the unconstrained ones

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
+from equitools.extras import require
 from equitools.nn.graph import radius_graph
 
 
@@ -25,8 +26,7 @@ def periodic_neighbour_list(pos: torch.Tensor, cell: torch.Tensor, pbc: torch.Te
     Returns edge_index ``(2, E)`` long (sorted by target, then source) and cell_shift ``(E, 3)``
     long. Periodic images of an atom itself are neighbours; ``loop`` adds the zero-shift self pairs.
     """
-    import vesin
-
+    vesin = require("vesin", "periodic", "the periodic neighbour list (vesin)")
     points = pos.detach().cpu().numpy().astype(np.float64)
     box = cell.detach().cpu().numpy().astype(np.float64).reshape(3, 3)
     periodic = [bool(p) for p in pbc.reshape(3).tolist()]

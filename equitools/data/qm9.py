@@ -3,13 +3,13 @@ documented units, from the raw figshare files or the qm9pack CSVs."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..extras import locate
 from .cache import load_or_build
 from .dataset import AtomsDataset
 from .errors import DataFormatError
@@ -43,10 +43,7 @@ _EV = {"homo", "lumo", "gap", "zpve", "U0", "U", "H", "G"}
 
 def qm9pack_csvs() -> list[Path]:
     """The CSVs of an installed ``qm9pack`` (all 130,831 molecules), without importing it."""
-    spec = importlib.util.find_spec("qm9pack")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("QM9: no root given and qm9pack is not installed (pip install qm9pack)")
-    data = Path(list(spec.submodule_search_locations)[0]) / "data"
+    data = locate("qm9pack", "qm9", "QM9 without a root (the qm9pack CSVs)") / "data"
     files = sorted(data.glob("qm9_part*.csv"))
     if not files:
         raise FileNotFoundError(f"qm9pack is installed but {data} holds no qm9_part*.csv")

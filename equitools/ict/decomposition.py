@@ -34,6 +34,12 @@ class DecompositionMatrices:
     the path matrices are sparse); ``dm.weight(L)``: the sum over paths of final weight L;
     iterating yields ``(path, projector)`` one at a time, so thousands of 3^n x 3^n matrices
     are never held at once.
+
+    >>> dm = decomposition_matrices(2)
+    >>> len(dm), dm.weights, dm[(1, 0)].shape
+    (3, [0, 1, 2], (9, 9))
+    >>> bool(np.allclose(sum(P for _, P in dm), np.eye(9)))  # the projectors sum to the identity
+    True
     """
 
     def __init__(self, pm: PathMatrices):
@@ -63,7 +69,14 @@ class DecompositionMatrices:
 
 
 def decomposition_matrices(n: int, dtype=np.float64, exact: bool = False, sparse: bool = False) -> DecompositionMatrices:
-    """ICT decomposition matrices of a rank-n Cartesian tensor (lazy; see :class:`DecompositionMatrices`)."""
+    """ICT decomposition matrices of a rank-n Cartesian tensor (lazy; see :class:`DecompositionMatrices`).
+
+    >>> dm = decomposition_matrices(3)
+    >>> len(dm), dm.weight(3).shape
+    (7, (27, 27))
+    >>> round(float(np.trace(dm.weight(3))))  # the projector's rank: 2L+1 = 7
+    7
+    """
     n = check_rank(n)
     pm = _path_matrices(n) if (dtype == np.float64 and not exact and not sparse) else path_matrices(n, dtype, exact, sparse)
     return DecompositionMatrices(pm)
@@ -76,6 +89,17 @@ def decompose(tensor, rank: int | None = None, by: str = "path") -> dict:
     (``rank=None``: every axis is a tensor axis). by: ``"path"`` (one part per coupling path,
     keys are paths) or ``"weight"`` (parts summed per final weight L, keys are L).
     Returns a dict of arrays shaped like ``tensor``.
+
+    >>> T = np.arange(9.0).reshape(3, 3)
+    >>> parts = decompose(T)
+    >>> list(parts)
+    [(1, 0), (1, 1), (1, 2)]
+    >>> bool(np.allclose(parts[(1, 0)], np.trace(T) / 3 * np.eye(3)))  # the trace part
+    True
+    >>> bool(np.allclose(parts[(1, 1)], (T - T.T) / 2)), bool(np.allclose(sum(parts.values()), T))
+    (True, True)
+    >>> list(decompose(np.ones((5, 3, 3)), rank=2, by="weight"))  # a batch of 5; keys are L
+    [0, 1, 2]
     """
     shape = tuple(tensor.shape)
     rank = len(shape) if rank is None else rank

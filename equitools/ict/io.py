@@ -40,7 +40,13 @@ _FACTOR = re.compile(rf"({_NUMBER.pattern})|sqrt\(({_NUMBER.pattern})(?:/({_NUMB
 
 
 class PathMatricesFileError(ValueError):
-    """A path-matrices file is missing, corrupt, or not in the expected format."""
+    """A path-matrices file is missing, corrupt, or not in the expected format.
+
+    >>> load("no-such-file.npz")
+    Traceback (most recent call last):
+    ...
+    equitools.ict.io.PathMatricesFileError: no-such-file.npz: no such file
+    """
 
 
 def _kind(pm: PathMatrices) -> str:
@@ -48,7 +54,15 @@ def _kind(pm: PathMatrices) -> str:
 
 
 def save(pm: PathMatrices, path) -> Path:
-    """Write ``pm`` to ``path`` (``.npz``) atomically; returns the final path."""
+    """Write ``pm`` to ``path`` (``.npz``) atomically; returns the final path.
+
+    >>> import tempfile
+    >>> from equitools.ict import path_matrices
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     saved = save(path_matrices(3, sparse=True), Path(folder) / "rank3.npz")
+    ...     print(saved.name, load(saved))
+    rank3.npz PathMatrices(degrees=(1, 1, 1), paths=7, dim=27, sparse float64)
+    """
     kind = _kind(pm)
     matrix = pm._matrix
     arrays = {"paths": np.array(pm.paths, dtype=np.int64)}
@@ -75,7 +89,13 @@ def save(pm: PathMatrices, path) -> Path:
 
 def load(path) -> PathMatrices:
     """Read path matrices written by :func:`save`; anything else raises
-    :class:`PathMatricesFileError` naming the file and the key (and entry)."""
+    :class:`PathMatricesFileError` naming the file and the key (and entry).
+
+    >>> from equitools.paths import EMBEDDED_DATA
+    >>> pm = load(EMBEDDED_DATA / "ict" / "path_matrices_rank4.npz")  # shipped with the project
+    >>> pm.irreps, pm.sparse
+    ('3x0e+6x1e+6x2e+3x3e+1x4e', True)
+    """
     path = Path(path)
     if not path.is_file():
         raise PathMatricesFileError(f"{path}: no such file")

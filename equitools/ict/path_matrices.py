@@ -167,6 +167,12 @@ class PathMatrices:
     ``pm.paths``: the coupling paths in order; ``pm.irreps``: e3nn Irreps string of the rows;
     ``pm[path]``: the ``(2L+1, dim)`` path matrix (numpy view, CSR slice, or sympy Matrix);
     ``pm.stacked()``: the ``(dim, dim)`` orthonormal change of basis, rows in ``paths`` order.
+
+    >>> pm = path_matrices(2)
+    >>> pm
+    PathMatrices(degrees=(1, 1), paths=3, dim=9, float64)
+    >>> pm.paths, pm.irreps, pm[(1, 2)].shape, pm.rows((1, 2))
+    (((1, 0), (1, 1), (1, 2)), '1x0e+1x1e+1x2e', (5, 9), slice(4, 9, None))
     """
 
     def __init__(self, degrees, paths, matrix, parity: int, exact: bool):
@@ -254,6 +260,10 @@ def product_path_matrices(degrees, parities=None, *, dtype=np.float64, exact: bo
 
     parities: optional ±1 per factor (O(3)); the rows' parity is their product.
     progress: optional callable ``(done_increment, total)`` called as chunks of the last step finish.
+
+    >>> pm = product_path_matrices([1, 2], parities=[-1, 1])  # 1o ⊗ 2e
+    >>> pm.irreps, pm.stacked().shape
+    ('1x1o+1x2o+1x3o', (15, 15))
     """
     degrees = _as_degrees(tuple(degrees))
     parities = (1,) * len(degrees) if parities is None else tuple(parities)
@@ -288,6 +298,14 @@ def path_matrices(n: int, dtype=np.float64, exact: bool = False, sparse: bool = 
     dtype: float64 or float32 (float32 is computed in float64 and rounded once);
     exact: sympy entries (practical up to rank 5–6); sparse: CSR (``scipy.sparse``), the form
     for high rank (about 13% of entries are nonzero at rank 8–9).
+
+    >>> pm = path_matrices(3)
+    >>> len(pm), pm.irreps, pm.stacked().shape
+    (7, '1x0o+3x1o+2x2o+1x3o', (27, 27))
+    >>> bool(np.allclose(pm.stacked() @ pm.stacked().T, np.eye(27)))  # orthonormal
+    True
+    >>> path_matrices(2, exact=True)[(1, 0)]  # the trace, exactly
+    Matrix([[sqrt(3)/3, 0, 0, 0, sqrt(3)/3, 0, 0, 0, sqrt(3)/3]])
     """
     n = check_rank(n)
     return product_path_matrices((1,) * n, (-1,) * n, dtype=dtype, exact=exact, sparse=sparse, progress=progress)

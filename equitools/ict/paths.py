@@ -35,7 +35,11 @@ def _as_degrees(degrees) -> tuple[int, ...]:
 
 @lru_cache(maxsize=None)
 def product_paths(degrees: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
-    """Coupling paths of ``l_1 ⊗ … ⊗ l_n`` (degrees given as a tuple), in the documented order."""
+    """Coupling paths of ``l_1 ⊗ … ⊗ l_n`` (degrees given as a tuple), in the documented order.
+
+    >>> product_paths((1, 2))  # 1 ⊗ 2 = 1 + 2 + 3
+    ((1, 1), (1, 2), (1, 3))
+    """
     degrees = _as_degrees(degrees)
     paths = [(degrees[0],)]
     for l in degrees[1:]:
@@ -49,7 +53,13 @@ def product_paths(degrees: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
 
 
 def coupling_paths(n: int) -> tuple[tuple[int, ...], ...]:
-    """Paths ``(1, l_2, …, l_n)`` of a rank-n Cartesian tensor (1, 3, 7, 19, 51, 141, … of them)."""
+    """Paths ``(1, l_2, …, l_n)`` of a rank-n Cartesian tensor (1, 3, 7, 19, 51, 141, … of them).
+
+    >>> coupling_paths(2)  # trace, antisymmetric and symmetric-traceless parts
+    ((1, 0), (1, 1), (1, 2))
+    >>> len(coupling_paths(4))
+    19
+    """
     return product_paths((1,) * check_rank(n))
 
 
@@ -57,6 +67,11 @@ def irreps_string(paths, parity: int = 1) -> str:
     """e3nn Irreps string of consecutive final weights, e.g. ``"3x0e+6x1e+6x2e+3x3e+1x4e"``.
 
     ``parity``: +1 ("e") or -1 ("o"); a rank-n Cartesian tensor has parity (-1)^n.
+
+    >>> irreps_string(coupling_paths(4))
+    '3x0e+6x1e+6x2e+3x3e+1x4e'
+    >>> irreps_string(coupling_paths(3), parity=-1)
+    '1x0o+3x1o+2x2o+1x3o'
     """
     suffix = "e" if parity == 1 else "o"
     counts = Counter(p[-1] for p in paths)

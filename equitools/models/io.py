@@ -32,13 +32,16 @@ def save(model: Potential, path: str | os.PathLike) -> Path:
 
 
 def load(path: str | os.PathLike, model: str | None = None, map_location: Any = "cpu") -> Potential:
-    """Read a potential written by :func:`save`.
+    """Read a potential written by :func:`save` at ``path``, or in a training run folder ``path``
+    (its ``model.pt``). Training checkpoints (``.ckpt``): ``equitools.train.checkpoint.load_potential``.
 
     ``model``: if given ("tensornet", "escn", "freecg"), the file must hold that architecture.
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for a
     corrupt one, a file that is not an equitools potential, or one of another architecture.
     """
     path = Path(path)
+    if path.is_dir():
+        path = path / "model.pt"
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
     try:

@@ -58,14 +58,14 @@ DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
                   "the architecture; required in a model section (every other key is optional)"),
         "max_z": ("", "", "the largest atomic number the model accepts"),
         "atomic_energies": ("{z: energy}, a list indexed by z, or null", "eV",
-                            "per-element reference energies E_ref[z], kept and summed in float64 (null: 0); "
-                            "training sets them (training.reference_energies)"),
-        "energy_scale": ("", "", "atomic energy = energy_scale · readout + energy_shift + E_ref[z]; training sets "
-                                 "it from the data"),
+                            ("per-element reference energies E_ref[z], kept and summed in float64 (null: 0); "
+                             "training sets them (training.reference_energies)")),
+        "energy_scale": ("", "", ("atomic energy = energy_scale · readout + energy_shift + E_ref[z]; training sets "
+                                  "it from the data")),
         "energy_shift": ("", "eV", "see energy_scale; training sets it from the data"),
         "readout": ("sum, mean or dipole", "",
-                    "sum: energies (extensive); mean: intensive properties; dipole: |Σ q_i r_i| with neutral "
-                    "charges (QM9 mu)"),
+                    ("sum: energies (extensive); mean: intensive properties; dipole: |Σ q_i r_i| with neutral "
+                     "charges (QM9 mu)")),
         "dtype": ("float32 or float64", "",
                   "the dtype of the weights and of the computation (energies are summed in float64)"),
     },
@@ -98,12 +98,12 @@ DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
         "num_rbf": ("", "", "exponential-normal radial basis functions"),
         "cutoff": ("", "Å", "neighbour cutoff (cosine cutoff function)"),
         "activation": ("silu, tanh, gelu, ssp or relu", "", "the activation function"),
-        "cg_paths": ("sparse or full", "", "group CG paths: sparse, the parity-allowed ones (O(3)); full, also "
-                                           "1⊗1→1, 1⊗2→2, 2⊗1→2, 2⊗2→1 (then SO(3) only)"),
-        "shuffle": ("true or false", "", "shift the group CG output by half a group per layer, so each group "
-                                         "mixes two groups of the layer before"),
-        "attention_enhancer": ("true or false", "", "add a term of the neighbour's features along the edge "
-                                                    "direction to the attention logits"),
+        "cg_paths": ("sparse or full", "", ("group CG paths: sparse, the parity-allowed ones (O(3)); full, also "
+                                            "1⊗1→1, 1⊗2→2, 2⊗1→2, 2⊗2→1 (then SO(3) only)")),
+        "shuffle": ("true or false", "", ("shift the group CG output by half a group per layer, so each group "
+                                          "mixes two groups of the layer before")),
+        "attention_enhancer": ("true or false", "", ("add a term of the neighbour's features along the edge "
+                                                     "direction to the attention logits")),
     },
 }
 """(type, unit, meaning) of every model key, common and per architecture; the type is empty for

@@ -2,7 +2,14 @@
 checkpoints and resume, export to the ``equitools.models`` file format, evaluation and plots.
 
 ``train(load_config("configs/rmd17/tensornet/aspirin.yaml"))`` or ``equitools train CONFIG``.
+Needs the 'train' extra (``pip install 'equitools[train]'``); inference does not (``equitools.models.load``).
 """
+
+from equitools.extras import require
+
+for _module in ("lightning", "torchmetrics", "tensorboard", "yaml"):  # the [train] extra, checked first
+    require(_module, "train", "training (equitools.train)")
+del _module
 
 from .checkpoint import check_compatible, export_checkpoint, read_checkpoint
 from .config import ConfigError, apply_overrides, default_config, load_config, resolve_config

@@ -59,9 +59,7 @@ def load_potential(path: str | Path, model: str | None = None) -> Potential:
     """A potential for inference from an exported model file, a run folder (its ``model.pt``)
     or a Lightning training checkpoint (``.ckpt``). ``model``: the architecture it must be."""
     path = Path(path)
-    if path.is_dir():
-        path = path / "model.pt"
-    if path.suffix != ".ckpt":
+    if path.suffix != ".ckpt" or path.is_dir():
         return load(path, model=model)
     payload = read_checkpoint(path)
     module = ForceFieldModule(**payload["hyper_parameters"])

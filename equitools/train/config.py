@@ -1,9 +1,10 @@
-"""Training configs: YAML files with four sections checked against a schema.
+"""Training configs: YAML files with five sections checked against a schema.
 
 ``model`` is a :func:`equitools.models.build` config (checked there); ``data``, ``training``,
-``trainer`` and ``output`` are checked here, every number against its type and range in
-:data:`NUMBERS`. An error names the file, the section and the key (an unknown key also lists the
-valid ones); ``section.key=value`` overrides (values parsed as YAML) apply on top.
+``trainer`` and ``output`` are checked here against :data:`SCHEMA`, every number against its type
+and range in :data:`NUMBERS`; :data:`DOCS` says what each key means (docs/config.md). An error
+names the file, the section and the key (an unknown key also lists the valid ones);
+``section.key=value`` overrides (values parsed as YAML) apply on top.
 """
 
 from __future__ import annotations
@@ -23,53 +24,93 @@ from ..ranges import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, Number
 
 SCHEMA: dict[str, dict[str, Any]] = {
     "data": {
-        "format": "embedded",  # rmd17 | md17 | extxyz | qm9 | embedded
-        "path": None,  # file or folder; None: the default of the format (see equitools.train.data)
-        "molecule": None,  # rmd17: molecule name
-        "split_index": 1,  # rmd17: official split 1..5
-        "test_path": None,  # a separate test file (rmd17: the split's test file is used)
-        "target": None,  # qm9: the property learnt as "energy" (U0, homo, lumo, gap, mu, ...)
-        "energy_unit": "eV",  # extxyz: the file's energy unit
-        "n_train": 950,  # frames for training, taken from the training file
-        "n_val": 50,  # frames for validation, from the same file
-        "n_test": None,  # frames for testing from the same file when there is no test file (None: the rest)
-        "seed": 0,  # seed of the train/val/test split
-        "batch_size": 8,
-        "val_batch_size": 64,
-        "num_workers": 0,
-        "min_distance": 0.1,  # Å: the loaders reject a frame with two atoms closer than this
+        "format": "embedded", "path": None, "molecule": None, "split_index": 1, "test_path": None, "target": None,
+        "energy_unit": "eV", "n_train": 950, "n_val": 50, "n_test": None, "seed": 0, "batch_size": 8,
+        "val_batch_size": 64, "num_workers": 0, "min_distance": 0.1,
     },
     "training": {
-        "max_epochs": 1000,
-        "max_time": None,  # wall-clock limit, minutes (None: none)
-        "lr": 1.0e-3,
-        "weight_decay": 0.0,
-        "lr_warmup_steps": 500,  # linear warm-up from 0 to lr over these optimiser steps
-        "lr_factor": 0.8,  # ReduceLROnPlateau on the validation loss
-        "lr_patience": 25,  # validations without a better validation loss
-        "lr_min": 1.0e-8,
-        "early_stopping_patience": 300,  # epochs without a better validation loss
-        "energy_weight": 0.5,  # loss = energy_weight · MSE(E) + force_weight · MSE(F), eV and eV/Å
-        "force_weight": 0.5,
-        "ema_decay": 0.99,  # exponential moving average of the weights (None: off)
-        "gradient_clip": 40.0,  # max gradient norm (None: off)
-        "reference_energies": "fit",  # fit: per-element energies by least squares on the training set; none
-        "seed": 0,
+        "max_epochs": 1000, "max_time": None, "lr": 1.0e-3, "weight_decay": 0.0, "lr_warmup_steps": 500,
+        "lr_factor": 0.8, "lr_patience": 25, "lr_min": 1.0e-8, "early_stopping_patience": 300,
+        "energy_weight": 0.5, "force_weight": 0.5, "ema_decay": 0.99, "gradient_clip": 40.0,
+        "reference_energies": "fit", "seed": 0,
     },
     "trainer": {
-        "accelerator": "auto",  # cpu | gpu | auto
-        "devices": 1,  # processes per node
-        "num_nodes": 1,
-        "strategy": "auto",  # auto | ddp | ddp_spawn ...; CPU DDP uses the gloo backend
-        "progress_bar": True,
-        "log_every_n_steps": 10,
-        "check_val_every_n_epoch": 1,
-        "num_threads": None,  # torch CPU threads per process (None: torch's default)
+        "accelerator": "auto", "devices": 1, "num_nodes": 1, "strategy": "auto", "progress_bar": "auto",
+        "log_every_n_steps": 10, "check_val_every_n_epoch": 1, "num_threads": None,
+    },
+    "output": {"dir": "runs/run"},
+}
+"""Every key of the ``data``, ``training``, ``trainer`` and ``output`` sections, at its default."""
+
+DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
+    "data": {
+        "format": ("rmd17, md17, extxyz, qm9 or embedded", "",
+                   ("the data set's format: rMD17 (release folder or one .npz), MD17 (sGDML .npz), extxyz (any "
+                    "file ASE reads), QM9 (qm9pack CSV or raw xyz folder), embedded (a set shipped with equitools)")),
+        "path": ("text or null", "",
+                 ("the file or folder; null: the format's default (rmd17: $EQUITOOLS_DATA/rmd17; qm9: the "
+                  "3,000-molecule sample in $EQUITOOLS_DATA, or `qm9pack` for the full set; embedded: "
+                  "ethanol_xtb_500K; md17 and extxyz need a path)")),
+        "molecule": ("text or null", "", "rmd17: the molecule (aspirin, ethanol, ...); required for rmd17"),
+        "split_index": ("", "", "rmd17: the official split whose train and test files are read"),
+        "test_path": ("text or null", "",
+                      "a separate test file of the same format (rmd17: replaces the split's test file)"),
+        "target": ("text or null", "", ("qm9: the property learnt as the energy (U0, homo, lumo, gap, mu, ...); "
+                                        "null: U0")),
+        "energy_unit": ("eV, meV, kcal/mol, kJ/mol or Hartree", "",
+                        "extxyz: the file's energy unit (forces: that unit per Å), converted to eV on read"),
+        "n_train": ("", "frames", "training frames, drawn from the training file"),
+        "n_val": ("", "frames", "validation frames, drawn from the same file"),
+        "n_test": ("", "frames", ("test frames: the first n_test of the test file (null: all), or with no test "
+                                  "file drawn from the training file (null: the rest)")),
+        "seed": ("", "", "seed of the random train/validation/test split"),
+        "batch_size": ("", "structures", "structures per training batch"),
+        "val_batch_size": ("", "structures", "structures per validation and test batch"),
+        "num_workers": ("", "processes", "data-loader worker processes (0: load in the main process)"),
+        "min_distance": ("", "Å", "a frame with two atoms closer than this is refused on read (0: no check)"),
+    },
+    "training": {
+        "max_epochs": ("", "epochs", "training stops after this many epochs"),
+        "max_time": ("", "minutes", ("training stops after this wall-clock time (null: no limit); the best "
+                                     "checkpoint is then tested and exported as usual")),
+        "lr": ("", "", "the learning rate of AdamW after the warm-up"),
+        "weight_decay": ("", "", "AdamW's decoupled weight decay"),
+        "lr_warmup_steps": ("", "optimiser steps", "linear warm-up of the learning rate from 0 to lr"),
+        "lr_factor": ("", "", "ReduceLROnPlateau on the validation loss: the learning rate is multiplied by this"),
+        "lr_patience": ("", "validations", ("validations without a better validation loss before the learning "
+                                            "rate is reduced")),
+        "lr_min": ("", "", "the learning rate is never reduced below this"),
+        "early_stopping_patience": ("", "validations", ("validations without a better validation loss before "
+                                                        "training stops")),
+        "energy_weight": ("", "", "loss = energy_weight · MSE(E) + force_weight · MSE(F), E in eV and F in eV/Å"),
+        "force_weight": ("", "", "the weight of the force term of the loss (0: energies or properties only)"),
+        "ema_decay": ("", "", ("decay of the exponential moving average of the weights that is validated, tested "
+                               "and exported (null or 0: no average)")),
+        "gradient_clip": ("", "", "the gradient norm is clipped to this (null: no clipping)"),
+        "reference_energies": ("fit or none", "", ("fit: per-element reference energies by least squares on the "
+                                                   "training set; none: no references (molecular properties)")),
+        "seed": ("", "", "seed of the initial weights and of the training shuffle (a function of seed and epoch)"),
+    },
+    "trainer": {
+        "accelerator": ("text", "", "Lightning's accelerator: cpu, gpu or auto"),
+        "devices": ("", "processes", "processes (devices) per node; more than 1 trains with DDP"),
+        "num_nodes": ("", "nodes", "nodes of a multi-node DDP run"),
+        "strategy": ("text", "", "Lightning's strategy: auto, ddp, ddp_spawn, ...; DDP on CPUs uses gloo"),
+        "progress_bar": ("auto, true or false", "", ("progress bars: auto shows them only when stderr is a "
+                                                     "terminal; true or false forces them on or off")),
+        "log_every_n_steps": ("", "optimiser steps", "steps between logged training losses"),
+        "check_val_every_n_epoch": ("", "epochs", "epochs between validations"),
+        "num_threads": ("", "threads", "torch CPU threads per process (null: torch's default)"),
     },
     "output": {
-        "dir": "runs/run",  # checkpoints/, logs/, model.pt, metrics.json, plots
+        "dir": ("text", "", ("the run folder: checkpoints/, logs/, config.yaml, model.pt, metrics.json and plots; "
+                             "checked to be writable before training starts")),
     },
 }
+"""(type, unit, meaning) of every key of :data:`SCHEMA`; the type is empty for the numeric keys,
+whose type and range are in :data:`NUMBERS`. Rendered into docs/config.md by
+:mod:`equitools.train.config_reference`."""
+
 SECTIONS = ("model", *SCHEMA)
 
 SEED = Number(int, 0, 2**32 - 1)
@@ -183,6 +224,9 @@ def _parse_numbers(values: dict[str, Any], numeric: dict[str, Any]) -> dict[str,
 
 def _check_choices(config: dict[str, Any], source: str) -> None:
     data, training = config["data"], config["training"]
+    progress_bar = config["trainer"]["progress_bar"]
+    if progress_bar != "auto" and not isinstance(progress_bar, bool):
+        raise ConfigError(f"{source}: trainer.progress_bar must be 'auto', true or false, got {progress_bar!r}")
     formats = ("rmd17", "md17", "extxyz", "qm9", "embedded")
     if data["format"] not in formats:
         raise ConfigError(f"{source}: data.format must be one of {list(formats)}, got {data['format']!r}")

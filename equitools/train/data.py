@@ -70,42 +70,26 @@ def load_datasets(section: dict[str, Any], dtype: torch.dtype) -> tuple[dict[str
 
 
 def _read(fmt: str, section: dict[str, Any], transform, dtype):
+    """``(main, test)`` data sets of a ``data`` section; ``test`` is None when the split of
+    ``main`` provides it."""
     path = section["path"]
     options = {"transform": transform, "dtype": dtype, "min_distance": section["min_distance"]}
+    if fmt == "extxyz":
+        options["energy_unit"] = section["energy_unit"]
     if fmt == "embedded":
         main = datasets.embedded(path or "ethanol_xtb_500K", **options)
-    elif fmt == "rmd17":
+    elif fmt == "rmd17" and Path(path or "").suffix != ".npz":
         root = Path(path) if path else _shared("rmd17")
-        if root.suffix == ".npz":
-            main = datasets.read_rmd17(_existing(root), **options)
-        else:
-            main = datasets.RMD17(root, section["molecule"], "train", section["split_index"], **options)
-            test_path = section["test_path"]
-            test = (datasets.read_rmd17(_existing(test_path), **options) if test_path
-                    else datasets.RMD17(root, section["molecule"], "test", section["split_index"], **options))
-            return main, test
-    elif fmt == "md17":
-        main = datasets.read_md17(_existing(_required(path, fmt)), **options)
-    elif fmt == "extxyz":
-        main = datasets.ExtXYZ(_existing(_required(path, fmt)), energy_unit=section["energy_unit"], **options)
-    elif fmt == "qm9":
-        if path == "qm9pack":
-            main = datasets.QM9(None, **options)
-        else:
-            main = datasets.QM9(_existing(path) if path else _shared("qm9") / "qm9" / "qm9_sample_3000.csv", **options)
+        main = datasets.RMD17(root, section["molecule"], "train", section["split_index"], **options)
+        if not section["test_path"]:
+            return main, datasets.RMD17(root, section["molecule"], "test", section["split_index"], **options)
+    elif fmt == "qm9" and (not path or path == "qm9pack"):  # the installed qm9pack, or the shared sample
+        main = datasets.QM9(None if path else _shared("qm9") / "qm9" / "qm9_sample_3000.csv", **options)
     else:
-        raise ValueError(f"unknown data.format {fmt!r}")
-    test = _read_like(fmt, section, options) if section["test_path"] else None
+        main = datasets.read(_required(path, fmt), fmt, **options)
+    file_format = "rmd17" if fmt == "embedded" else fmt  # the embedded sets are rMD17-schema files
+    test = datasets.read(section["test_path"], file_format, **options) if section["test_path"] else None
     return main, test
-
-
-def _read_like(fmt: str, section: dict[str, Any], options: dict[str, Any]):
-    path = _existing(section["test_path"])
-    if fmt == "extxyz":
-        return datasets.ExtXYZ(path, energy_unit=section["energy_unit"], **options)
-    if fmt == "qm9":
-        return datasets.QM9(path, **options)
-    return datasets.read_md17(path, **options) if fmt == "md17" else datasets.read_rmd17(path, **options)
 
 
 def _shared(name: str) -> Path:
@@ -119,13 +103,6 @@ def _shared(name: str) -> Path:
 def _required(path, fmt: str) -> str:
     if not path:
         raise ValueError(f"data.format {fmt!r} needs data.path (the data file)")
-    return path
-
-
-def _existing(path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"data file {path} does not exist")
     return path
 
 

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write
-
-
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from ..plotting import pyplot, save_figure
 
 
 def read_epoch_metrics(path: str | Path) -> dict[str, np.ndarray]:
@@ -110,11 +100,3 @@ def plot_parity(reference: dict[str, np.ndarray], predicted: dict[str, np.ndarra
         fig.suptitle(title)
     fig.tight_layout()
     return save_figure(fig, output)
-
-
-def save_figure(fig, output: str | Path) -> Path:
-    """Save a matplotlib figure as PNG atomically and close it."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
-    pyplot().close(fig)
-    return atomic_write(output, lambda handle: handle.write(buffer.getvalue()))

@@ -10,32 +10,36 @@ import json
 import sys
 from pathlib import Path
 
+from ..calculators.md_arguments import ARGUMENTS, INTEGRATORS, MAX_FORCE_EV_PER_A
 from ..ranges import argument
-from .md import ARGUMENTS, INTEGRATORS, MAX_FORCE_EV_PER_A, MDBlowUpError, MDReport, run_md
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="model file (model.pt), run folder, or training checkpoint (.ckpt)")
     parser.add_argument("structure", help="start structure: any ase.io file, or an rMD17/MD17 .npz (a frame of it)")
-    parser.add_argument("--index", type=int, default=0,
+    parser.add_argument("--index", type=int, default=0, metavar="I",
                         help="frame of the structure file (default 0; negative: from the end)")
     parser.add_argument("--integrator", choices=INTEGRATORS, default="verlet",
-                        help="verlet (NVE, reports energy drift) or langevin (NVT)")
-    parser.add_argument("--steps", type=argument(ARGUMENTS["steps"]), default=1000)
-    parser.add_argument("--timestep", type=argument(ARGUMENTS["timestep_fs"]), default=0.5,
-                        help="fs (default 0.5)")
-    parser.add_argument("--temperature", type=argument(ARGUMENTS["temperature_K"]), default=300.0,
-                        help="initial/bath temperature, K")
-    parser.add_argument("--friction", type=argument(ARGUMENTS["friction_per_fs"]), default=0.01,
-                        help="Langevin friction, 1/fs")
-    parser.add_argument("--interval", type=argument(ARGUMENTS["interval"]), default=10,
-                        help="steps between logged/written frames (at most --steps)")
-    parser.add_argument("--seed", type=argument(ARGUMENTS["seed"]), default=0)
+                        help="verlet (NVE, reports energy drift) or langevin (NVT) (default verlet)")
+    parser.add_argument("--steps", type=argument(ARGUMENTS["steps"]), default=1000, metavar="N",
+                        help="MD steps (default 1000)")
+    parser.add_argument("--timestep", type=argument(ARGUMENTS["timestep_fs"]), default=0.5, metavar="FS",
+                        help="time step, fs (default 0.5 fs)")
+    parser.add_argument("--temperature", type=argument(ARGUMENTS["temperature_K"]), default=300.0, metavar="K",
+                        help="initial (verlet) or bath (langevin) temperature, K (default 300 K)")
+    parser.add_argument("--friction", type=argument(ARGUMENTS["friction_per_fs"]), default=0.01, metavar="PER_FS",
+                        help="Langevin friction, 1/fs (default 0.01 1/fs)")
+    parser.add_argument("--interval", type=argument(ARGUMENTS["interval"]), default=10, metavar="N",
+                        help="steps between logged/written frames, at most --steps (default 10)")
+    parser.add_argument("--seed", type=argument(ARGUMENTS["seed"]), default=0, metavar="N",
+                        help="seed of the initial velocities and the Langevin noise (default 0)")
     parser.add_argument("--max-force", type=argument(ARGUMENTS["max_force_eV_per_A"]), default=MAX_FORCE_EV_PER_A,
-                        help=f"blow-up check: stop when a force exceeds this, eV/Å (default {MAX_FORCE_EV_PER_A:g})")
+                        metavar="EV_PER_A", help="blow-up check: stop when a force exceeds this, eV/Å "
+                                                 f"(default {MAX_FORCE_EV_PER_A:g} eV/Å)")
     parser.add_argument("--max-temperature", type=argument(ARGUMENTS["max_temperature_K"]), default=None,
-                        help="blow-up check: stop above this temperature, K (default max(10 T, T + 1000))")
-    parser.add_argument("-o", "--output", default="md", help="folder for md.traj, md_report.json, md_energy.png")
+                        metavar="K", help="blow-up check: stop above this temperature, K "
+                                          "(default max(10 T, T + 1000 K) for --temperature T)")
+    parser.add_argument("-o", "--output", default="md", metavar="DIR",
+                        help="folder for md.traj, md_report.json, md_energy.png (default md)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,10 +61,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def simulate(args: argparse.Namespace) -> MDReport:
-    """The MD run of ``args``; a run stopped by the blow-up check gives its report up to the stop."""
-    from .ase import EquiCalculator
-    from .structures import read_structure
+def simulate(args: argparse.Namespace):
+    """The ``MDReport`` of the MD run of ``args``; a run stopped by the blow-up check gives its
+    report up to the stop."""
+    from equitools.calculators.ase import EquiCalculator
+    from equitools.calculators.md import MDBlowUpError, run_md
+    from equitools.calculators.structures import read_structure
 
     calculator = EquiCalculator(args.checkpoint)
     atoms = read_structure(args.structure, args.index)
@@ -72,11 +78,10 @@ def simulate(args: argparse.Namespace) -> MDReport:
         return err.report
 
 
-def write_outputs(report: MDReport, args: argparse.Namespace) -> dict:
+def write_outputs(report, args: argparse.Namespace) -> dict:
     """Write ``md_report.json`` and ``md_energy.png`` of ``report`` to ``args.output``; the summary."""
     from equitools.atomic import atomic_write_text
-
-    from .plots import plot_md
+    from equitools.calculators.plots import plot_md
 
     out = Path(args.output)
     summary = {**report.summary(), "checkpoint": str(args.checkpoint), "structure": str(args.structure),

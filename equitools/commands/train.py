@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import ConfigError, load_config
+from .progress import add_progress_option, show_progress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,16 +13,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="section.key=value",
                         help="override config entries, e.g. training.lr=1e-4 output.dir=runs/a")
     parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="CKPT",
-                        help="continue the run in output.dir (its checkpoints/last.ckpt) or from CKPT")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+                        help="continue the run in output.dir (its checkpoints/last.ckpt) or from CKPT "
+                             "(default: a new run)")
+    add_progress_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from .module import TrainingDivergedError
-    from .run import train
+    from equitools.train.config import load_config
+    from equitools.train.module import TrainingDivergedError
+    from equitools.train.run import train
 
     try:
-        overrides = [*args.overrides, *(["trainer.progress_bar=false"] if args.no_progress else [])]
+        overrides = [*args.overrides, *([] if show_progress(args) else ["trainer.progress_bar=false"])]
         config = load_config(args.config, overrides)
         metrics = train(config, resume=args.resume)
     except (ValueError, OSError, TrainingDivergedError) as err:  # ConfigError is a ValueError

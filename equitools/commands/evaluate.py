@@ -9,24 +9,27 @@ import sys
 from pathlib import Path
 
 from ..ranges import COUNT, argument
-
-FORMATS = ("auto", "rmd17", "md17", "extxyz", "qm9")
+from .data import add_read_options, read_data
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="model file (model.pt), run folder, or training checkpoint (.ckpt)")
     parser.add_argument("data", help="data file: rMD17/MD17 .npz, QM9 CSV/folder, or anything ase.io reads")
-    parser.add_argument("--format", choices=FORMATS, default="auto", help="data format (default: guessed)")
-    parser.add_argument("--target", default=None, help="QM9: the property the model predicts (default U0)")
-    parser.add_argument("--energy-unit", default="eV", help="extxyz: the file's energy unit")
-    parser.add_argument("--model", default=None, help="the architecture the checkpoint must hold")
-    parser.add_argument("--limit", type=argument(COUNT), default=None, help="evaluate the first N frames only")
-    parser.add_argument("--batch-size", type=argument(COUNT), default=64, help="frames per batch (default 64)")
-    parser.add_argument("-o", "--output", default="evaluation", help="folder for parity.png and metrics.json")
+    add_read_options(parser)
+    parser.add_argument("--target", default=None, metavar="NAME",
+                        help="QM9: the property the model predicts (default U0)")
+    parser.add_argument("--model", default=None, metavar="NAME",
+                        help="the architecture the checkpoint must hold, e.g. tensornet (default: any)")
+    parser.add_argument("--limit", type=argument(COUNT), default=None, metavar="N",
+                        help="evaluate the first N frames only (default: all)")
+    parser.add_argument("--batch-size", type=argument(COUNT), default=64, metavar="N",
+                        help="frames per batch (default 64)")
+    parser.add_argument("-o", "--output", default="evaluation", metavar="DIR",
+                        help="folder for parity.png and metrics.json (default evaluation)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from .module import TrainingDivergedError
+    from equitools.train.module import TrainingDivergedError
 
     try:
         metrics = evaluate_files(args)
@@ -39,21 +42,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def evaluate_files(args: argparse.Namespace) -> dict:
-    from equitools.data.command import guess_format, load
-
-    from .checkpoint import load_potential
-    from .data import SelectTarget
-    from .evaluate import error_metrics, predict
-    from ..atomic import atomic_write_text
-    from .io import writable_folder
-    from .plots import plot_parity
+    """Evaluate the model of ``args.checkpoint`` on ``args.data``; write metrics.json and
+    parity.png to ``args.output``; the metrics."""
+    from equitools.atomic import atomic_write_text
+    from equitools.train.checkpoint import load_potential
+    from equitools.train.data import SelectTarget
+    from equitools.train.evaluate import error_metrics, predict
+    from equitools.train.io import writable_folder
+    from equitools.train.plots import plot_parity
 
     model = load_potential(args.checkpoint, model=args.model)
     path = Path(args.data)
-    if not path.exists():
-        raise FileNotFoundError(f"no data file at {path}")
-    fmt = guess_format(path) if args.format == "auto" else args.format
-    dataset = load(path, fmt, **({"energy_unit": args.energy_unit} if fmt == "extxyz" else {}))
+    dataset, fmt = read_data(path, args)
     unit = "eV"
     if fmt == "qm9":
         target = args.target or "U0"
