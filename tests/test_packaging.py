@@ -87,7 +87,8 @@ def test_a_missing_extra_names_the_pip_install(monkeypatch, tmp_path, modules, e
 
 def test_require_returns_the_module_or_a_one_line_import_error(monkeypatch):
     assert require("json", "train", "this") is sys.modules["json"]
-    monkeypatch.setitem(sys.modules, "lightning", None)
+    for name in ("lightning", "lightning.pytorch"):  # blocked even when an earlier test imported them
+        monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(ImportError) as info:
         require("lightning.pytorch", "train", "equitools train")
     message = str(info.value)
