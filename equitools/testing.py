@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .so3.irreps import Irreps
+
 
 def random_rotation(seed: int | None = None, count: int | None = None) -> np.ndarray:
     """Haar-random proper rotation(s), float64: ``(3, 3)`` or ``(count, 3, 3)``."""
@@ -134,8 +136,6 @@ def check_forces_are_gradient(model, data, *, eps: float = 1e-5, atoms: int = 3,
     Checks every Cartesian component of ``atoms`` randomly chosen atoms (float64 advised); returns
     the worst error relative to the largest force, raising ``AssertionError`` above ``rtol``.
     """
-    import torch
-
     rng = np.random.default_rng(seed)
     forces = model(data)["forces"].detach()
     pos = data.pos.detach()
@@ -157,44 +157,25 @@ def check_forces_are_gradient(model, data, *, eps: float = 1e-5, atoms: int = 3,
     return worst
 
 
-def irreps_matrix(irreps, R: np.ndarray) -> np.ndarray:
-    """Action of the orthogonal matrix ``R (3, 3)`` on features of ``irreps`` (e3nn ``Irreps`` or
-    string, e3nn layout): block-diagonal, p^[det R < 0] · wigner_D(l, det(R) R) per irrep copy."""
-    from e3nn import o3
-
-    from .so3 import wigner_D
-
-    det = float(np.sign(np.linalg.det(R)))
-    blocks = []
-    for mul, (l, p) in o3.Irreps(irreps):
-        d = wigner_D(l, det * R) * (p if det < 0 else 1)
-        blocks += [d] * mul
-    out = np.zeros((sum(b.shape[0] for b in blocks),) * 2)
-    start = 0
-    for b in blocks:
-        out[start : start + b.shape[0], start : start + b.shape[0]] = b
-        start += b.shape[0]
-    return out
-
-
 def assert_module_equivariant(fn, irreps_in, irreps_out, *, batch: tuple = (3,), seed: int = 0,
                               reflection: bool = True, rtol: float = 1e-10, atol: float = 1e-12) -> None:
     """Assert ``fn(D_1 x_1, ..., D_k x_k) == D_out fn(x_1, ..., x_k)`` in float64 for a random
     rotation and, with ``reflection``, a random improper orthogonal matrix.
 
     fn: a callable (e.g. a torch module) of k tensors ``(*batch, irreps_in[i].dim)`` returning
-    ``(*batch, irreps_out.dim)``; irreps_in: a list of k irreps; irreps may be e3nn ``Irreps``
-    or strings. Inputs are random normal tensors.
+    ``(*batch, irreps_out.dim)``; irreps_in: a list of k irreps; irreps may be ``so3.Irreps``,
+    strings or e3nn ``Irreps``, acting by ``so3.Irreps.D``. Inputs are random normal tensors.
     """
     import torch
-    from e3nn import o3
 
+    irreps_in, irreps_out = [Irreps(i) for i in irreps_in], Irreps(irreps_out)
     rng = np.random.default_rng(seed)
-    xs = [torch.tensor(rng.standard_normal(tuple(batch) + (o3.Irreps(i).dim,))) for i in irreps_in]
+    xs = [torch.tensor(rng.standard_normal(tuple(batch) + (i.dim,))) for i in irreps_in]
     out = fn(*xs)
     matrices = [random_rotation(seed)] + ([random_orthogonal(seed + 1)] if reflection else [])
     for R in matrices:
-        rotated = fn(*[x @ torch.tensor(irreps_matrix(i, R)).T for x, i in zip(xs, irreps_in)])
-        expected = out @ torch.tensor(irreps_matrix(irreps_out, R)).T
-        kind = "rotation" if np.linalg.det(R) > 0 else "reflection"
+        R = torch.tensor(R)
+        rotated = fn(*[x @ i.D(R).T for x, i in zip(xs, irreps_in)])
+        expected = out @ irreps_out.D(R).T
+        kind = "rotation" if torch.linalg.det(R) > 0 else "reflection"
         assert_close(rotated, expected, rtol=rtol, atol=atol, what=f"equivariance under a {kind}")

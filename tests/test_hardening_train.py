@@ -138,7 +138,7 @@ def test_evaluate_fails_on_a_nan_model(tmp_path, capsys):
     ({"model": "tensornet", "max_z": 0}, "max_z must be an integer >= 1, got 0"),
     ({"model": "tensornet", "rbf_type": "gaussian", "num_rbf": 1}, "num_rbf must be >= 2 with rbf_type 'gaussian'"),
     ({"model": "escn", "mmax": 3, "lmax": 2}, r"mmax must be <= lmax \(2\), got 3"),
-    ({"model": "escn", "num_basis": 1}, "num_basis must be an integer >= 2, got 1"),
+    ({"model": "escn", "num_rbf": 1}, r"num_rbf must be >= 2 \(a Gaussian basis\), got 1"),
     ({"model": "escn", "lmax": -1}, "lmax must be an integer >= 0, got -1"),
     ({"model": "escn", "sphere_channels": 2.0}, "sphere_channels must be an integer >= 1, got 2.0"),
     ({"model": "freecg", "lmax": 3}, "lmax must be 2"),

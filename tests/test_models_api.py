@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+import warnings
 
 import pytest
 import torch
@@ -10,6 +12,10 @@ from torch_geometric.data import Batch, Data
 
 from equitools import __version__
 from equitools.models import MODEL_DEFAULTS, MODELS, Potential, build, default_config, load, save
+from equitools.models.registry import resolve_config
+from equitools.nn.escn import ESCN
+from equitools.nn.freecg import FreeCG
+from equitools.nn.tensornet import TensorNet
 from equitools.testing import assert_close
 
 TINY = {"model": "tensornet", "hidden_channels": 8, "num_layers": 1, "num_rbf": 8, "dtype": "float64"}
@@ -22,12 +28,21 @@ def water() -> Batch:
 
 def test_models_and_published_defaults():
     assert set(MODELS) == {"tensornet", "escn", "freecg"}
-    assert default_config("tensornet")["hidden_channels"] == 128
+    tensornet = default_config("tensornet")
+    assert (tensornet["hidden_channels"], tensornet["num_layers"], tensornet["cutoff"]) == (128, 2, 4.5)  # rMD17
     freecg = default_config("freecg")
-    assert (freecg["hidden_channels"], freecg["num_layers"], freecg["num_heads"], freecg["lmax"],
-            freecg["num_groups"], freecg["num_rbf"], freecg["cutoff"]) == (256, 9, 8, 2, 32, 32, 5.0)
+    assert (freecg["hidden_channels"], freecg["num_layers"], freecg["num_heads"], freecg["num_groups"],
+            freecg["num_rbf"], freecg["cutoff"]) == (256, 9, 8, 32, 32, 5.0)
     escn = default_config("escn")
-    assert (escn["lmax"], escn["mmax"]) == (6, 2)
+    assert (escn["lmax"], escn["mmax"], escn["num_rbf"], escn["cutoff"]) == (6, 2, 400, 8.0)
+
+
+@pytest.mark.parametrize("name, representation", [("tensornet", TensorNet), ("escn", ESCN), ("freecg", FreeCG)])
+def test_the_registry_is_the_one_place_of_defaults(name, representation):
+    """A representation takes every key of its config as a required keyword: no second default."""
+    parameters = inspect.signature(representation).parameters.values()
+    assert {p.name for p in parameters} == {*MODEL_DEFAULTS[name], "max_z"}
+    assert all(p.kind is p.KEYWORD_ONLY and p.default is p.empty for p in parameters)
 
 
 def test_build_published_tensornet_and_call_it():
@@ -45,7 +60,7 @@ def test_build_published_tensornet_and_call_it():
     ({"hidden_channels": 8}, "no 'model' key"),
     ({"model": "painn"}, "unknown model 'painn'"),
     ({"model": "tensornet", "hiden_channels": 8}, "hiden_channels"),
-    ({"model": "escn", "num_rbf": 8}, "num_rbf"),
+    ({"model": "escn", "num_heads": 8}, "num_heads"),
     ({"model": "tensornet", "dtype": "float16"}, "dtype"),
 ])
 def test_build_errors_name_the_key(config, message):
@@ -59,6 +74,43 @@ def test_unknown_key_error_lists_valid_keys():
     with pytest.raises(ValueError) as err:
         build({"model": "tensornet", "nope": 1})
     assert "'nope'" in str(err.value) and "hidden_channels" in str(err.value)
+
+
+def test_old_key_names_are_read_silently():
+    """eSCN's num_basis is now num_rbf; FreeCG's lmax (only ever 2) is gone. Old configs still resolve,
+    to the new names, without a warning; contradictions and other lmax values are errors."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        escn = resolve_config({"model": "escn", "num_basis": 16})
+        freecg = resolve_config({"model": "freecg", "lmax": 2})
+    assert escn["num_rbf"] == 16 and "num_basis" not in escn
+    assert "lmax" not in freecg and freecg == default_config("freecg")
+    with pytest.raises(ValueError, match="both 'num_basis' and 'num_rbf'"):
+        resolve_config({"model": "escn", "num_basis": 16, "num_rbf": 16})
+    with pytest.raises(ValueError, match=r"lmax must be 2 \(FreeCG's spherical features are l = 1, 2.*got 3"):
+        resolve_config({"model": "freecg", "lmax": 3})
+    with pytest.raises(ValueError, match="num_rbf must be >= 2"):
+        resolve_config({"model": "escn", "num_basis": 1})
+    with pytest.raises(ValueError, match="unknown config key.*'num_basis'"):  # only eSCN had that name
+        resolve_config({"model": "tensornet", "num_basis": 16})
+
+
+@pytest.mark.parametrize("name, old, new", [
+    ("escn", {"num_basis": 6}, {"num_rbf": 6}),
+    ("freecg", {"lmax": 2}, {}),
+])
+def test_a_model_file_with_old_key_names_loads(tmp_path, name, old, new):
+    small = {"escn": {"sphere_channels": 4, "hidden_channels": 4, "edge_channels": 4, "num_layers": 1, "lmax": 2},
+             "freecg": {"hidden_channels": 8, "num_layers": 1, "num_heads": 2, "num_groups": 2, "num_rbf": 6}}
+    torch.manual_seed(4)
+    model = build({"model": name, **small[name], **new, "dtype": "float64"})
+    path = save(model, tmp_path / "model.pt")
+    payload = torch.load(path, weights_only=True)  # as written before the rename
+    payload["config"] = {**{k: v for k, v in payload["config"].items() if k not in new}, **old}
+    torch.save(payload, path)
+    loaded = load(path)
+    assert loaded.config == model.config
+    assert_close(loaded(water())["energy"], model(water())["energy"], rtol=0, atol=0, what="energy after load")
 
 
 def test_save_load_roundtrip(tmp_path):

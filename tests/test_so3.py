@@ -4,7 +4,7 @@ import sympy
 import torch
 from e3nn import o3
 
-from equitools.so3 import clebsch_gordan, complex_to_real, spherical_harmonics, wigner_D
+from equitools.so3 import clebsch_gordan, complex_to_real, spherical_harmonics, wigner_D, wigner_D_all
 from equitools.testing import assert_close, random_orthogonal, random_rotation
 
 TRIPLES = [(a, b, c) for a in range(7) for b in range(7) for c in range(abs(a - b), a + b + 1)]
@@ -103,6 +103,58 @@ def test_wigner_D_torch_batched_and_autograd():
 def test_wigner_D_rejects_bad_shape():
     with pytest.raises(ValueError, match="shape"):
         wigner_D(2, np.eye(4))
+    with pytest.raises(ValueError, match="shape"):
+        wigner_D_all(2, np.eye(4))
+    with pytest.raises(ValueError, match="non-negative"):
+        wigner_D_all(-1, np.eye(3))
+
+
+def _per_degree_reference(l, R):
+    """D(l) by the recursion from degree 1 written out with einsum (the definition)."""
+    d = np.ones((len(R), 1, 1)) if l == 0 else R
+    for k in range(1, l):
+        c = clebsch_gordan(k, 1, k + 1)
+        d = np.einsum("abi,nac,nbd,cdj->nij", c, d, R, c)
+    return d
+
+
+def test_wigner_D_all_equals_per_degree_float64():
+    R = np.concatenate([random_rotation(5, count=4), -random_rotation(6, count=3)])
+    every = wigner_D_all(8, R)
+    assert len(every) == 9
+    for l, d in enumerate(every):
+        assert d.shape == (7, 2 * l + 1, 2 * l + 1)
+        assert_close(d, wigner_D(l, R), rtol=0, atol=1e-12)
+        assert_close(d, _per_degree_reference(l, R), rtol=0, atol=1e-12, what=f"l={l}")
+    Rt = torch.tensor(R)
+    for l, d in enumerate(wigner_D_all(8, Rt)):
+        assert d.dtype == torch.float64
+        assert_close(d, every[l], rtol=0, atol=1e-12, what=f"torch l={l}")
+
+
+def test_wigner_D_all_float32_within_float32_tolerance():
+    R = random_rotation(7, count=50)
+    reference = wigner_D_all(6, R)
+    for l, d in enumerate(wigner_D_all(6, torch.tensor(R, dtype=torch.float32))):
+        assert d.dtype == torch.float32
+        assert_close(d, reference[l], rtol=0, atol=20 * np.finfo(np.float32).eps * (l + 1), what=f"float32 l={l}")
+
+
+def test_wigner_D_all_torch_tables_cached_per_dtype_and_device():
+    from equitools.so3._backend import _TORCH_TABLES
+
+    R = torch.tensor(random_rotation(8, count=2))
+    wigner_D_all(4, R)
+    tables = {k: v for k, v in _TORCH_TABLES.items() if "wigner" in k[0]}
+    wigner_D_all(4, R.float())
+    wigner_D_all(4, R)
+    assert all(_TORCH_TABLES[k] is v for k, v in tables.items())  # reused, not rebuilt
+    assert {k[2] for k in _TORCH_TABLES if "wigner" in k[0]} >= {torch.float32, torch.float64}
+
+
+def test_wigner_D_all_empty_batch_and_lmax_zero():
+    assert [d.shape for d in wigner_D_all(3, np.zeros((0, 3, 3)))] == [(0, 1, 1), (0, 3, 3), (0, 5, 5), (0, 7, 7)]
+    assert wigner_D_all(0, torch.eye(3))[0].tolist() == [[1.0]]
 
 
 @pytest.mark.parametrize("l", range(9))

@@ -12,112 +12,95 @@ and these maps are orthonormal in the Frobenius inner product and span all equiv
 V → W: Σ_L mult_V(L) mult_W(L) of them (91 for rank 4 → rank 4 under O(3), where Brauer
 diagrams give a spanning set of 105). Under O(3) the blocks must also agree in parity.
 
-Spaces are given as: an int n (a rank-n Cartesian tensor, (1o)^{⊗n} in x, y, z order), an e3nn
-Irreps (string or object; a direct sum, multiplicities expanded in e3nn order), or a list/tuple
-of those (their tensor product, first factor slowest).
+Spaces are given as: an int n (a rank-n Cartesian tensor, (1o)^{⊗n} in x, y, z order), irreps
+(``so3.Irreps``, its string or an e3nn ``o3.Irreps``; a direct sum in the flat layout of
+``so3.Irreps``, multiplicities expanded), or a list/tuple of those (their tensor product, first
+factor slowest). The group is "O(3)" or "SO(3)" (``so3.check_group``).
 """
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from itertools import product
 
 import numpy as np
 
-from ..so3.wigner import wigner_D
+from ..so3.irreps import Irrep, Irreps, allowed, check_group
 from .path_matrices import product_path_matrices
 
-GROUPS = ("O3", "SO3")
+_VECTOR = Irreps("1o")
+_SCALAR = Irrep("0e")
 
 
-_IRREP = re.compile(r"^\s*(?:(\d+)\s*x\s*)?(\d+)\s*([eoy])\s*$")
-
-
-def _parse_irreps(spec) -> tuple[tuple[int, int], ...]:
-    """e3nn Irreps (string like ``"2x0e+1o"``, or an ``e3nn.o3.Irreps``) → ((l, parity), …).
-
-    Multiplicities are expanded in order; "y" means parity (-1)^l, as in e3nn. Parsed here so
-    that this module does not need torch.
-    """
-    if not isinstance(spec, str):
-        try:
-            return tuple((int(ir[0]), int(ir[1])) for mul, ir in spec for _ in range(int(mul)))
-        except (TypeError, ValueError, IndexError):
-            raise ValueError(f"not a valid Irreps specification: {spec!r}") from None
-    out = []
-    for term in spec.split("+") if spec.strip() else []:
-        match = _IRREP.match(term)
-        if match is None:
-            raise ValueError(f"not a valid Irreps specification: {spec!r} (bad term {term!r})")
-        mul, l, p = int(match[1] or 1), int(match[2]), match[3]
-        parity = {"e": 1, "o": -1, "y": (-1) ** l}[p]
-        out += [(l, parity)] * mul
-    return tuple(out)
+def _copies(irreps: Irreps) -> tuple[tuple[int, Irrep], ...]:
+    """``(offset, irrep)`` of every irrep copy, multiplicities expanded in e3nn's layout."""
+    return tuple((block.start + u * ir.dim, ir) for (mul, ir), block in zip(irreps, irreps.slices()) for u in range(mul))
 
 
 class Space:
-    """A tensor product of direct sums of O(3) irreps, with its reduction to irreps."""
+    """A tensor product of direct sums of O(3) irreps, with its reduction to irreps.
+
+    ``factors``: one ``so3.Irreps`` per tensor factor (a rank-n Cartesian tensor is n factors 1o).
+
+    >>> Space(2).dim, Space("0e+1o").dim, Space(["1o", "2e"]).dim
+    (9, 4, 15)
+    >>> Space("1o").representation(-np.eye(3)).astype(int).tolist()  # inversion flips a vector
+    [[-1, 0, 0], [0, -1, 0], [0, 0, -1]]
+    """
 
     def __init__(self, spec):
         self.spec = spec
         self.factors = self._factors(spec)
-        if not self.factors or any(not f for f in self.factors):
+        if not self.factors or any(f.dim == 0 for f in self.factors):
             raise ValueError(f"space {spec!r} is empty")
-        self.factor_dims = tuple(sum(2 * l + 1 for l, _ in f) for f in self.factors)
+        self.factor_dims = tuple(f.dim for f in self.factors)
         self.dim = int(np.prod(self.factor_dims))
 
     @staticmethod
-    def _factors(spec) -> tuple:
+    def _factors(spec) -> tuple[Irreps, ...]:
         if isinstance(spec, (bool, np.bool_)):
             raise ValueError(f"not a space specification: {spec!r}")
         if isinstance(spec, (int, np.integer)):
             if spec < 1:
                 raise ValueError(f"a Cartesian rank must be >= 1, got {spec}")
-            return (((1, -1),),) * int(spec)
+            return (_VECTOR,) * int(spec)
         if isinstance(spec, (list, tuple)) and not hasattr(spec, "dim"):  # e3nn Irreps is a tuple
             return tuple(f for part in spec for f in Space._factors(part))
-        return (_parse_irreps(spec),)
+        try:
+            return (Irreps(spec),)
+        except ValueError as error:
+            raise ValueError(f"not a valid space specification: {spec!r} ({error})") from None
 
     def representation(self, Q: np.ndarray) -> np.ndarray:
         """The ``(dim, dim)`` matrix by which the orthogonal 3x3 matrix ``Q`` acts on the space."""
-        det = float(np.sign(np.linalg.det(Q)))
-        proper = det * Q
         out = np.ones((1, 1))
         for factor in self.factors:
-            blocks = [(det if p == -1 else 1.0) * wigner_D(l, proper) for l, p in factor]
-            size = sum(b.shape[0] for b in blocks)
-            d, at = np.zeros((size, size)), 0
-            for b in blocks:
-                d[at : at + b.shape[0], at : at + b.shape[0]] = b
-                at += b.shape[0]
-            out = np.kron(out, d)
+            out = np.kron(out, factor.D(Q))
         return out
 
     def reduction(self):
         """``(Q, blocks)``: orthonormal ``(dim, dim)`` Q whose row ranges ``blocks`` carry irreps.
 
         blocks: list of ``(label, L, parity, slice)``; label is ``(choice, path)`` where choice
-        picks one irrep of each factor and path is its coupling path.
+        picks one irrep copy of each factor and path is its coupling path.
         """
         return _reduction(self.factors)
 
 
 @lru_cache(maxsize=64)
-def _reduction(factors):
-    dims = [sum(2 * l + 1 for l, _ in f) for f in factors]
-    offsets = [np.concatenate([[0], np.cumsum([2 * l + 1 for l, _ in f])]) for f in factors]
+def _reduction(factors: tuple[Irreps, ...]):
+    copies = [_copies(f) for f in factors]
+    dims = [f.dim for f in factors]
     strides = [int(np.prod(dims[k + 1 :])) for k in range(len(dims))]
     total = int(np.prod(dims))
     Q = np.zeros((total, total))
     blocks, row = [], 0
-    for choice in product(*(range(len(f)) for f in factors)):
-        irreps = [factors[k][a] for k, a in enumerate(choice)]
-        pm = product_path_matrices([l for l, _ in irreps], [p for _, p in irreps])
+    for choice in product(*(range(len(c)) for c in copies)):
+        picked = [copies[k][a] for k, a in enumerate(choice)]
+        pm = product_path_matrices([ir.l for _, ir in picked], [ir.p for _, ir in picked])
         columns = np.zeros(1, dtype=np.int64)
-        for k, a in enumerate(choice):
-            local = offsets[k][a] + np.arange(2 * irreps[k][0] + 1)
-            columns = (columns[:, None] + strides[k] * local[None, :]).reshape(-1)
+        for stride, (offset, ir) in zip(strides, picked):
+            columns = (columns[:, None] + stride * (offset + np.arange(ir.dim))[None, :]).reshape(-1)
         Q[row : row + pm.dim, columns] = pm.array()
         for path in pm.paths:
             rows = pm.rows(path)
@@ -131,6 +114,13 @@ class EquivariantBasis:
 
     ``len(basis)``; ``basis[k]``: the ``(dim W, dim V)`` matrix; ``basis.labels[k]``: the pair
     (W block label, V block label); ``basis.matrices()``: all of them, ``(len, dim W, dim V)``.
+
+    >>> basis = equivariant_basis(2, 2)
+    >>> len(basis), basis[0].shape, basis.matrices().shape
+    (3, (9, 9), (3, 9, 9))
+    >>> B = basis.matrices()
+    >>> bool(np.allclose(np.einsum("aij,bij->ab", B, B), np.eye(3)))  # orthonormal
+    True
     """
 
     def __init__(self, source: Space, target: Space, group: str):
@@ -141,7 +131,8 @@ class EquivariantBasis:
             (wb, vb)
             for wb in w_blocks
             for vb in v_blocks
-            if wb[1] == vb[1] and (group == "SO3" or wb[2] == vb[2])
+            # Schur: an equivariant map between two irreps exists iff their product holds 0e
+            if allowed(Irrep(wb[1], wb[2]), Irrep(vb[1], vb[2]), _SCALAR, group)
         ]
         self.labels = [(wb[0], vb[0]) for wb, vb in self._pairs]
 
@@ -160,12 +151,19 @@ class EquivariantBasis:
         return out
 
 
-def equivariant_basis(source, target, group: str = "O3") -> EquivariantBasis:
+def equivariant_basis(source, target, group: str = "O(3)") -> EquivariantBasis:
     """Orthonormal basis of the linear maps ``source → target`` that commute with ``group``.
 
-    source, target: a Cartesian rank (int), e3nn Irreps, or a list of these (tensor product).
-    group: ``"O3"`` (rotations and inversion) or ``"SO3"`` (rotations only).
+    source, target: a Cartesian rank (int), irreps (``so3.Irreps``, its string, or an e3nn
+    ``o3.Irreps``), or a list of these (tensor product).
+    group: ``"O(3)"`` (rotations and inversion) or ``"SO(3)"`` (rotations only); the older
+    spellings "O3" and "SO3" are read as the same.
+
+    >>> len(equivariant_basis(4, 4))  # rank 4 -> rank 4 (Brauer diagrams: 105, dependent)
+    91
+    >>> len(equivariant_basis(1, 2)), len(equivariant_basis(1, 2, group="SO(3)"))  # the cross product needs SO(3)
+    (0, 1)
+    >>> equivariant_basis(["1o", "1o"], "0e+1e+2e").matrices().shape
+    (3, 9, 9)
     """
-    if group not in GROUPS:
-        raise ValueError(f"group must be one of {GROUPS}, got {group!r}")
-    return EquivariantBasis(Space(source), Space(target), group)
+    return EquivariantBasis(Space(source), Space(target), check_group(group))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..so3.wigner import wigner_D
+from ..so3.irreps import Irreps
 from .path_matrices import PathMatrices
 
 
@@ -22,7 +22,7 @@ def verify(pm: PathMatrices, R: np.ndarray, max_rows: int = 4096) -> dict:
 
     orthonormality: |S S^T - I| over up to ``max_rows`` rows (all rows when dim ≤ max_rows);
     equivariance: |P R^{⊗n} - D(R) P| over the same rows, for the orthogonal R given
-    (D of the irrep (L, parity (-1)^n));
+    (``so3.Irreps.D`` of the irrep (L, parity (-1)^n));
     completeness: |Σ_paths P^T P - I| on a random vector (= |S^T S v - v|).
     """
     if any(l != 1 for l in pm.degrees):
@@ -40,12 +40,10 @@ def verify(pm: PathMatrices, R: np.ndarray, max_rows: int = 4096) -> dict:
     gram = _dense(stack @ block.T).T if dim <= max_rows else block @ block.T
     orthonormality = float(np.abs(gram - np.eye(*gram.shape)).max())
     rotated = _kron_apply(R, block, n)
-    det = float(np.sign(np.linalg.det(R)))
-    expected, at = np.empty_like(block), 0
-    for p in selected:
-        d = 2 * p[-1] + 1
-        expected[at : at + d] = det**n * wigner_D(p[-1], det * R) @ block[at : at + d]  # parity (-1)^n
-        at += d
+    degrees = [p[-1] for p in selected]
+    D = {L: Irreps([(1, (L, (-1) ** n))]).D(R) for L in set(degrees)}  # one D per irrep: not dim x dim
+    parts = np.split(block, np.cumsum([2 * L + 1 for L in degrees])[:-1])
+    expected = np.concatenate([D[L] @ part for L, part in zip(degrees, parts)])
     equivariance = float(np.abs(rotated - expected).max())
     v = np.random.default_rng(0).standard_normal(dim)
     completeness = float(np.abs(_dense(stack.T @ (stack @ v)).ravel() - v).max())

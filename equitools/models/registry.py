@@ -1,4 +1,8 @@
-"""Build a potential from a plain config dict: ``build({"model": "tensornet", ...})``."""
+"""Build a potential from a plain config dict: ``build({"model": "tensornet", ...})``.
+
+The one place of the model defaults: the representations (``equitools.nn``) take every
+hyperparameter as a required keyword, so no second table of defaults can drift from this one.
+"""
 
 from __future__ import annotations
 
@@ -37,20 +41,32 @@ def _freecg(**kw):
 
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "tensornet": {
-        "hidden_channels": 128, "num_layers": 2, "num_rbf": 32, "rbf_type": "expnorm", "cutoff": 5.0,
+        "hidden_channels": 128, "num_layers": 2, "num_rbf": 32, "rbf_type": "expnorm", "cutoff": 4.5,
         "activation": "silu", "equivariance_group": "O(3)",
     },
     "escn": {
         "sphere_channels": 128, "hidden_channels": 256, "edge_channels": 128, "num_layers": 8,
-        "lmax": 6, "mmax": 2, "num_basis": 400, "cutoff": 8.0, "activation": "silu",
+        "lmax": 6, "mmax": 2, "num_rbf": 400, "cutoff": 8.0, "activation": "silu",
     },
     "freecg": {
-        "hidden_channels": 256, "num_layers": 9, "num_heads": 8, "lmax": 2, "num_groups": 32,
+        "hidden_channels": 256, "num_layers": 9, "num_heads": 8, "num_groups": 32,
         "num_rbf": 32, "cutoff": 5.0, "activation": "silu", "cg_paths": "sparse", "shuffle": True,
         "attention_enhancer": True,
     },
 }
-"""The published defaults of each representation (names as in the papers)."""
+"""The published defaults of each representation (names as in the papers): TensorNet's rMD17
+recipe (Simeon & De Fabritiis, NeurIPS 2023), eSCN's OC20 one (Passaro & Zitnick, ICML 2023),
+FreeCG's rMD17 one (Shao et al., ICLR 2025)."""
+
+RENAMED_KEYS: dict[str, dict[str, str]] = {"escn": {"num_basis": "num_rbf"}}
+"""Old names still read, per model (old → new): configs and model files written before a rename
+load unchanged, and the resolved config (which a saved model keeps) carries the new name."""
+
+RETIRED_KEYS: dict[str, dict[str, tuple[Any, str]]] = {
+    "freecg": {"lmax": (2, "FreeCG's spherical features are l = 1, 2")},
+}
+"""Keys removed because they had one valid value (model → key → (value, why)): still accepted at
+that value, which is dropped; any other value is an error."""
 
 DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
     "common": {
@@ -85,15 +101,15 @@ DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
         "num_layers": ("", "", "message-passing layers"),
         "lmax": ("", "", "the largest degree L of the node features"),
         "mmax": ("", "", "the largest order m kept in the edge frame (<= lmax)"),
-        "num_basis": ("", "", "Gaussian distance functions on [0, cutoff]"),
+        "num_rbf": ("", "", "Gaussian distance functions on [0, cutoff] (at least 2; formerly num_basis, still read)"),
         "cutoff": ("", "Å", "neighbour cutoff (cosine cutoff function)"),
         "activation": ("silu, tanh, gelu, ssp or relu", "", "the activation function"),
     },
     "freecg": {
-        "hidden_channels": ("", "", "channels of the scalar and l = 1, 2 features"),
+        "hidden_channels": ("", "", ("channels of the scalar and l = 1, 2 features (the degrees are fixed: the "
+                                     "former key lmax is still read if it is 2)")),
         "num_layers": ("", "", "message-passing layers"),
         "num_heads": ("", "", "attention heads (divides hidden_channels)"),
-        "lmax": ("", "", "the largest degree of the spherical features (FreeCG: 2)"),
         "num_groups": ("", "", "channel groups of the group CG transform (divides hidden_channels)"),
         "num_rbf": ("", "", "exponential-normal radial basis functions"),
         "cutoff": ("", "Å", "neighbour cutoff (cosine cutoff function)"),
@@ -111,7 +127,7 @@ the numeric keys, whose type and range are in :data:`NUMBERS`."""
 
 NUMBERS: dict[str, Number] = {
     "hidden_channels": COUNT, "num_layers": COUNT, "num_rbf": COUNT, "num_heads": COUNT, "num_groups": COUNT,
-    "sphere_channels": COUNT, "edge_channels": COUNT, "num_basis": Number(int, 2), "lmax": Number(int, 0),
+    "sphere_channels": COUNT, "edge_channels": COUNT, "lmax": Number(int, 0),
     "mmax": Number(int, 0), "cutoff": POSITIVE, "max_z": COUNT, "energy_scale": POSITIVE,
     "energy_shift": Number(float),
 }
@@ -119,7 +135,7 @@ NUMBERS: dict[str, Number] = {
 
 RULES: tuple[tuple[str, str, Callable[[dict], bool], str], ...] = (
     ("escn", "mmax", lambda c: c["mmax"] <= c["lmax"], "must be <= lmax ({lmax})"),
-    ("freecg", "lmax", lambda c: c["lmax"] == 2, "must be 2 (FreeCG's spherical features are l = 1, 2)"),
+    ("escn", "num_rbf", lambda c: c["num_rbf"] >= 2, "must be >= 2 (a Gaussian basis)"),
     ("freecg", "num_heads", lambda c: c["hidden_channels"] % c["num_heads"] == 0,
      "must divide hidden_channels ({hidden_channels})"),
     ("freecg", "num_groups", lambda c: c["hidden_channels"] % c["num_groups"] == 0,
@@ -163,13 +179,14 @@ def default_config(model: str) -> dict[str, Any]:
 
 
 def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` merged over the defaults; clear errors for a missing model, an unknown key or a
-    value of the wrong type or range (:func:`check_values`)."""
+    """``config`` merged over the defaults, old key names read as the new ones; clear errors for a
+    missing model, an unknown key or a value of the wrong type or range (:func:`check_values`)."""
     if not isinstance(config, dict):
         raise TypeError(f"a model config must be a dict, got {type(config).__name__}")
     if "model" not in config:
         raise ValueError(f"config has no 'model' key; valid models: {list(MODELS)}")
     full = default_config(config["model"])
+    config = _read_old_keys(config)
     unknown = [k for k in config if k not in full]
     if unknown:
         raise ValueError(
@@ -179,6 +196,24 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"config key 'dtype' must be 'float32' or 'float64', got {full['dtype']!r}")
     check_values(full)
     return full
+
+
+def _read_old_keys(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with its renamed keys under their new names and its retired keys checked and
+    dropped (:data:`RENAMED_KEYS`, :data:`RETIRED_KEYS`), silently: the old names stay valid."""
+    model = config["model"]
+    config = dict(config)
+    for old, new in RENAMED_KEYS.get(model, {}).items():
+        if old in config:
+            if new in config:
+                raise ValueError(f"config has both {old!r} and {new!r}, one key under its old and new name; "
+                                 f"keep {new!r}")
+            config[new] = config.pop(old)
+    for key, (value, why) in RETIRED_KEYS.get(model, {}).items():
+        given = config.pop(key, value)
+        if given != value:
+            raise ConfigValueError(key, f"must be {value} ({why}; the key can be left out)", given)
+    return config
 
 
 def build(config: dict[str, Any], dtype: torch.dtype | None = None) -> Potential:

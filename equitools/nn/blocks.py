@@ -13,6 +13,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from ..so3 import Irreps
+
 ACTIVATIONS = {"silu": nn.SiLU, "tanh": nn.Tanh, "gelu": nn.GELU, "ssp": nn.Softplus, "relu": nn.ReLU}
 
 
@@ -44,11 +46,6 @@ class ElementEmbedding(nn.Embedding):
     def __init__(self, num_channels: int, max_z: int = 100):
         super().__init__(max_z + 1, num_channels)
         self.max_z = max_z
-
-
-def degree_index(lmax: int) -> torch.Tensor:
-    """Degree l of each of the (L+1)^2 rows of the spherical-channel layout."""
-    return torch.cat([torch.full((2 * l + 1,), l, dtype=torch.long) for l in range(lmax + 1)])
 
 
 class EquivariantLayerNorm(nn.Module):
@@ -97,7 +94,8 @@ class Gate(nn.Module):
         super().__init__()
         self.lmax = lmax
         self.act = activation(act)
-        self.register_buffer("degree", degree_index(lmax), persistent=False)
+        degree = torch.from_numpy(Irreps.spherical_harmonics(lmax).degree_index())  # l of each row
+        self.register_buffer("degree", degree, persistent=False)
 
     def forward(self, x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
         if self.lmax == 0:

@@ -14,6 +14,8 @@ forward and in both backward passes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
@@ -48,11 +50,39 @@ class EdgeGraph(NamedTuple):
 
 
 EDGE_BLOCK_BYTES = 8 * 2**20
+"""The default budget of :func:`edge_blocks`: 8 MiB per per-edge temporary."""
+
+_budget: int | None = EDGE_BLOCK_BYTES
 
 
-def edge_blocks(num_edges: int, bytes_per_edge: int, device: torch.device,
-                budget: int | None = EDGE_BLOCK_BYTES) -> list[slice]:
+@contextmanager
+def edge_block_budget(budget: int | None) -> Iterator[None]:
+    """Within the ``with`` block, :func:`edge_blocks` keeps per-edge temporaries under ``budget``
+    bytes (``None``: all edges in one block); the previous budget returns on exit. Process-wide
+    (not per thread): the layers that loop over edge blocks (FreeCG, eSCN) all follow it.
+
+    >>> with edge_block_budget(None):
+    ...     edge_blocks(10, 2**30, torch.device("cpu"))
+    [slice(0, 10, None)]
+    """
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
+        raise ValueError(f"an edge block budget must be a number of bytes >= 1 or None, got {budget!r}")
+    global _budget
+    previous, _budget = _budget, budget
+    try:
+        yield
+    finally:
+        _budget = previous
+
+
+_CURRENT = object()  # edge_blocks' default: the budget set by edge_block_budget
+
+
+def edge_blocks(num_edges: int, bytes_per_edge: int, device: torch.device, budget=_CURRENT) -> list[slice]:
     """Contiguous edge ranges whose per-edge temporaries stay under ``budget`` bytes on a CPU.
+
+    budget: bytes, or ``None`` for one block; by default the budget set by
+    :func:`edge_block_budget` (:data:`EDGE_BLOCK_BYTES` unless changed).
 
     Why: glibc serves allocations above its mmap threshold (at most 32 MiB) with fresh pages
     from the OS, page-faulted on first touch, every time; smaller ones come from its heap and are
@@ -61,6 +91,8 @@ def edge_blocks(num_edges: int, bytes_per_edge: int, device: torch.device,
     blocks (forward and both backward passes then allocate block-sized temporaries). On other
     devices (CUDA's caching allocator reuses memory already), or with ``budget=None``, one block.
     """
+    if budget is _CURRENT:
+        budget = _budget
     if budget is None or torch.device(device).type != "cpu" or num_edges == 0:
         return [slice(0, num_edges)]
     size = max(1, budget // max(1, bytes_per_edge))

@@ -6,7 +6,7 @@ basis, y the polar axis). Paper → code:
 
 * Edge frame (Sec. 4): a rotation R_e with R_e r̂_e = ŷ (the polar axis), so that the edge
   direction's spherical harmonics are non-zero only for m = 0. Node irreps are rotated into the
-  frame with ``so3.wigner_D(l, R_e)`` (D_l x_l), and back with its transpose.
+  frame with ``so3.wigner_D_all(L, R_e)`` (D_l x_l), and back with its transpose.
   → :func:`edge_frames`, :class:`EdgeRotation`
 * SO(2) convolution (Sec. 4, eq. 6–8): in that frame the SO(3) tensor product with the edge's
   harmonics reduces, for each order m, to a complex-linear map of the (+m, −m) coefficients of
@@ -31,8 +31,8 @@ map + gate + per-degree linear map (gates from the l = 0 channels) instead of th
 an equivariant layer norm precedes each block (pre-norm residuals); the edge embedding starts
 led by the distance (:class:`EdgeEmbedding`), without which the forces did not start to fit.
 eSCN is SO(3)-equivariant (not O(3)): its energy is rotation- but not reflection-invariant. On a
-CPU the messages run over blocks of edges (``nn.edges.edge_blocks``), so that their large
-temporaries are reused.
+CPU the messages run over blocks of edges (``nn.edges.edge_blocks``, budget set by
+``nn.edges.edge_block_budget``), so that their large temporaries are reused.
 """
 
 from __future__ import annotations
@@ -43,15 +43,9 @@ from torch import nn
 from .. import so3
 from .blocks import EquivariantLayerNorm, DegreeLinear, Gate, activation as make_activation
 from .cutoff import CosineCutoff
-from .edges import EDGE_BLOCK_BYTES, EdgeGraph, edge_blocks
+from .edges import EdgeGraph, edge_blocks
 from .radial import GaussianBasis
 from .scatter import gather, index_add
-
-
-@torch.compiler.disable
-def _wigner_D(l: int, R: torch.Tensor) -> torch.Tensor:
-    """``so3.wigner_D`` run eagerly under ``torch.compile`` (its numpy CG cache is not traceable)."""
-    return so3.wigner_D(l, R)
 
 
 def edge_frames(vec: torch.Tensor) -> torch.Tensor:
@@ -82,13 +76,8 @@ class EdgeRotation(nn.Module):
         self.kept = [list(range(l - min(l, mmax), l + min(l, mmax) + 1)) for l in range(lmax + 1)]
 
     def wigner(self, R: torch.Tensor) -> list[torch.Tensor]:
-        """Truncated D matrices per degree: ``(E, n_kept(l), 2l+1)``, from ``so3.wigner_D``."""
-        out = [R.new_ones(R.shape[0], 1, 1)]
-        for l in range(1, self.lmax + 1):
-            D = _wigner_D(l, R)
-            rows = self.kept[l]
-            out.append(D[:, rows[0]:rows[-1] + 1, :])
-        return out
+        """Truncated D matrices per degree: ``(E, n_kept(l), 2l+1)``, from ``so3.wigner_D_all``."""
+        return [D[:, rows[0]:rows[-1] + 1, :] for D, rows in zip(so3.wigner_D_all(self.lmax, R), self.kept)]
 
     def to_edge(self, x: torch.Tensor, D: list[torch.Tensor]) -> torch.Tensor:
         """``(E, (L+1)^2, C)`` global → ``(E, K, C)`` edge frame, K = number of kept (l, m)."""
@@ -163,7 +152,7 @@ class EdgeFrameActivation(nn.Module):
     ``gates``: ``(E, m_max · C)`` invariant pre-activations, one per order m > 0 and channel.
     """
 
-    def __init__(self, lmax: int, mmax: int, act: str = "silu"):
+    def __init__(self, lmax: int, mmax: int, act: str):
         super().__init__()
         self.act = make_activation(act)
         orders = _orders(lmax, mmax)
@@ -190,7 +179,7 @@ class EdgeEmbedding(nn.Module):
     had 450 meV/Å.
     """
 
-    def __init__(self, basis: GaussianBasis, edge_channels: int, max_z: int, act: str = "silu"):
+    def __init__(self, basis: GaussianBasis, edge_channels: int, max_z: int, act: str):
         super().__init__()
         self.fc_dist = nn.Linear(basis.num_basis, edge_channels)
         self.source_embedding = nn.Embedding(max_z + 1, edge_channels)
@@ -213,21 +202,20 @@ class MessageBlock(nn.Module):
     """Edge-frame message: rotate, SO(2) conv → activation → SO(2) conv, rotate back, sum."""
 
     def __init__(self, lmax: int, mmax: int, sphere_channels: int, hidden_channels: int, edge_channels: int,
-                 act: str = "silu"):
+                 act: str):
         super().__init__()
         self.mmax = mmax
         self.conv1 = SO2Convolution(lmax, mmax, 2 * sphere_channels, hidden_channels, edge_channels,
                                     extra_m0=mmax * hidden_channels)
         self.activation = EdgeFrameActivation(lmax, mmax, act)
         self.conv2 = SO2Convolution(lmax, mmax, hidden_channels, sphere_channels, edge_channels)
-        self.edge_block_bytes = EDGE_BLOCK_BYTES  # per-edge work in blocks (nn.edges.edge_blocks)
 
     def forward(self, x: torch.Tensor, edge: torch.Tensor, graph: EdgeGraph, rotation: EdgeRotation,
                 D: list[torch.Tensor], cut: torch.Tensor) -> torch.Tensor:
         out = x.new_zeros(x.shape)
         kept = self.conv1.num_coefficients
         per_edge = max(x.shape[1] * x.shape[2], kept * self.conv1.in_channels, kept * self.conv1.out_channels)
-        for block in edge_blocks(edge.shape[0], per_edge * x.element_size(), x.device, self.edge_block_bytes):
+        for block in edge_blocks(edge.shape[0], per_edge * x.element_size(), x.device):
             src, dst = graph.edge_index[0, block], graph.edge_index[1, block]
             Db = [d[block] for d in D]
             m = torch.cat([rotation.to_edge(gather(x, src), Db), rotation.to_edge(gather(x, dst), Db)],
@@ -242,7 +230,7 @@ class MessageBlock(nn.Module):
 class NodeBlock(nn.Module):
     """Node-wise feed-forward block: per-degree linear → gate (from l = 0) → per-degree linear."""
 
-    def __init__(self, lmax: int, sphere_channels: int, hidden_channels: int, act: str = "silu"):
+    def __init__(self, lmax: int, sphere_channels: int, hidden_channels: int, act: str):
         super().__init__()
         self.lmax = lmax
         self.hidden_channels = hidden_channels
@@ -263,13 +251,14 @@ class NodeBlock(nn.Module):
 class ESCN(nn.Module):
     """eSCN representation: invariant atomic features ``(n_atoms, sphere_channels)`` (the l = 0 part).
 
-    Published defaults (OC20, fairchem's eSCN): L_max 6, m_max 2, 128 sphere channels, 256 hidden
-    channels, 128 edge channels, 8 layers, cutoff 8 Å, Gaussian distance basis every 0.02 Å.
+    Every hyperparameter is required (names as in the config, ``docs/config.md``); the published
+    OC20 values (fairchem's eSCN: L_max 6, m_max 2, 128 sphere channels, 256 hidden channels, 128
+    edge channels, 8 layers, cutoff 8 Å, 400 Gaussians, one every 0.02 Å) are the defaults of
+    ``equitools.models.build``; ``configs/`` gives molecules a smaller model.
     """
 
-    def __init__(self, sphere_channels: int = 128, hidden_channels: int = 256, edge_channels: int = 128,
-                 num_layers: int = 8, lmax: int = 6, mmax: int = 2, num_basis: int = 400, cutoff: float = 8.0,
-                 activation: str = "silu", max_z: int = 100):
+    def __init__(self, *, sphere_channels: int, hidden_channels: int, edge_channels: int, num_layers: int, lmax: int,
+                 mmax: int, num_rbf: int, cutoff: float, activation: str, max_z: int):
         super().__init__()
         if lmax < 0 or not 0 <= mmax <= lmax:
             raise ValueError(f"need 0 <= mmax <= lmax, got lmax={lmax}, mmax={mmax}")
@@ -278,7 +267,7 @@ class ESCN(nn.Module):
         self.num_features = sphere_channels
         self.cutoff = float(cutoff)
         self.sphere_embedding = nn.Embedding(max_z + 1, sphere_channels)
-        self.distance_expansion = GaussianBasis(0.0, cutoff, num_basis)
+        self.distance_expansion = GaussianBasis(0.0, cutoff, num_rbf)
         self.cut = CosineCutoff(cutoff)
         self.edge_embedding = EdgeEmbedding(self.distance_expansion, edge_channels, max_z, activation)
         self.rotation = EdgeRotation(lmax, mmax)

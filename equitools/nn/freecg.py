@@ -39,8 +39,9 @@ published default, ``vecnorm_type: none``). The group CG weights start small (st
 sqrt(K² · paths)) so that a fresh model is close to ViSNet; each path's K × K channel pairs are
 contracted with the weights without forming the outer product of all components (its
 memory is small beside the per-edge tensors of the ViS-MP layers). On a CPU the per-edge work
-runs over blocks of edges (``nn.edges.edge_blocks``, 8 MiB per (block, 8, C) tensor), so that
-its temporaries are reused by the allocator instead of page-faulted afresh; ⟨W_s vec_j, d⟩ of the
+runs over blocks of edges (``nn.edges.edge_blocks``; 8 MiB per (block, 8, C) tensor unless
+``nn.edges.edge_block_budget`` says otherwise), so that its temporaries are reused by the
+allocator instead of page-faulted afresh; ⟨W_s vec_j, d⟩ of the
 edge update is W_s applied to the enhancer's Σ_m vec_j,m d_m (linear in the channels).
 """
 
@@ -55,7 +56,7 @@ from .. import so3
 from ..tp import FullyConnectedCGProduct
 from .blocks import activation as make_activation
 from .cutoff import CosineCutoff
-from .edges import EDGE_BLOCK_BYTES, EdgeGraph, edge_blocks
+from .edges import EdgeGraph, edge_blocks
 from .radial import radial_basis
 from .scatter import gather, index_add
 
@@ -77,7 +78,7 @@ class GroupCGTransform(nn.Module):
     (``equitools.tp.FullyConnectedCGProduct`` with one weight set per group).
     """
 
-    def __init__(self, num_groups: int, group_size: int, paths: str = "sparse"):
+    def __init__(self, num_groups: int, group_size: int, paths: str):
         super().__init__()
         if paths not in ("sparse", "full"):
             raise ValueError(f"cg_paths must be 'sparse' or 'full', got {paths!r}")
@@ -126,7 +127,6 @@ class FreeCGLayer(nn.Module):
         self.last_layer = last_layer
         self.shuffle_shift = (C // num_groups) // 2 if shuffle else 0
         self.attention_enhancer = attention_enhancer
-        self.edge_block_bytes = EDGE_BLOCK_BYTES  # per-edge work in blocks (nn.edges.edge_blocks)
         self.layernorm = nn.LayerNorm(C)
         self.act = make_activation(activation)
         self.attn_act = make_activation(activation)
@@ -175,7 +175,7 @@ class FreeCGLayer(nn.Module):
         if not self.last_layer:
             w_trg, w_src = self.w_trg_proj(vec), self.w_src_proj(vec)
         x_agg, vec_agg, df = x.new_zeros(n, C), vec.new_zeros(vec.shape), []
-        for block in edge_blocks(f.shape[0], 8 * C * vec.element_size(), vec.device, self.edge_block_bytes):
+        for block in edge_blocks(f.shape[0], 8 * C * vec.element_size(), vec.device):
             src, dst = graph.edge_index[0, block], graph.edge_index[1, block]
             m, vec_m, along = self.message(q, k, v, vec, f[block], d[block], cut[block], src, dst)
             x_agg = index_add(x_agg, dst, m)
@@ -220,20 +220,18 @@ class FreeCGLayer(nn.Module):
 class FreeCG(nn.Module):
     """FreeCG representation: invariant atomic features ``(n_atoms, 2 · hidden_channels)``.
 
-    Published defaults (rMD17): 256 channels, 9 layers, 8 heads, l_max 2, 32 groups × 8 channels,
-    32 exponential-normal radial functions, cosine cutoff 5 Å.
+    Every hyperparameter is required (names as in the config, ``docs/config.md``); the published
+    rMD17 values (256 channels, 9 layers, 8 heads, 32 groups × 8 channels, 32 exponential-normal
+    radial functions, cosine cutoff 5 Å) are the defaults of ``equitools.models.build``. The
+    spherical features are l = 1, 2, as in the paper (there is no l_max to choose).
     """
 
-    def __init__(self, hidden_channels: int = 256, num_layers: int = 9, num_heads: int = 8, lmax: int = 2,
-                 num_groups: int = 32, num_rbf: int = 32, cutoff: float = 5.0, activation: str = "silu",
-                 cg_paths: str = "sparse", shuffle: bool = True, attention_enhancer: bool = True, max_z: int = 100):
+    def __init__(self, *, hidden_channels: int, num_layers: int, num_heads: int, num_groups: int, num_rbf: int,
+                 cutoff: float, activation: str, cg_paths: str, shuffle: bool, attention_enhancer: bool, max_z: int):
         super().__init__()
-        if lmax != 2:
-            raise ValueError(f"FreeCG uses spherical features l = 1, 2: lmax must be 2, got {lmax}")
         C = hidden_channels
         self.hidden_channels = C
         self.num_features = 2 * C
-        self.lmax = lmax
         self.cutoff = float(cutoff)
         self.embedding = nn.Embedding(max_z + 1, C)
         self.rbf = radial_basis("expnorm", num_rbf, cutoff)

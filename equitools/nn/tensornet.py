@@ -28,62 +28,43 @@ Choices where the paper is silent (as in the authors' reference code, torchmd-ne
 the cutoff φ is the cosine cutoff; f⁰ are plain linear maps; the charge term is not used.
 
 Implementation (not part of the architecture, same numbers): tensors are stored compactly in
-channels-last layout ``(n, 9, C)``: their coefficients in an orthonormal basis of 3×3 matrices
-(1 for I, 3 for A, 5 for S), so that the norm is a plain sum of squares, channel mixing is three
-matmuls and messages move 9 numbers per channel instead of 27; full 3×3 tensors are formed per
-atom only for the matrix products. The radial MLPs depend only on the distance and run once per
-undirected pair.
+channels-last layout ``(n, 9, C)``: their coefficients in the orthonormal basis of the ICT path
+matrices of a rank-2 tensor (``equitools.ict.path_matrices(2)``: paths (1, 0), (1, 1), (1, 2) →
+1 row for I, 3 for A, 5 for S), so that the norm is a plain sum of squares, channel mixing is
+three matmuls and messages move 9 numbers per channel instead of 27; full 3×3 tensors are formed
+per atom only for the matrix products. Every operation (norms, per-part scaling and channel
+mixing, products of full matrices) is unchanged by an orthogonal change of basis within a part,
+so the numbers do not depend on the basis chosen (the ICT basis replaced a hand-written one with
+the S rows xy, xz, yz, (xx - yy)/√2, (xx + yy - 2zz)/√6; see ``tests/test_tensornet_ict.py``).
+The radial MLPs depend only on the distance and run once per undirected pair.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
+from ..ict import path_matrices
 from .blocks import activation as make_activation
 from .cutoff import CosineCutoff
 from .edges import EdgeGraph
 from .radial import radial_basis
 from .scatter import gather, scatter_sum
 
-_SQ2, _SQ3, _SQ6 = 2.0 ** 0.5, 3.0 ** 0.5, 6.0 ** 0.5
-# compact components: coefficients in an orthonormal (Frobenius) basis of 3x3 matrices, grouped
-# as I (1), A (3), S (5); each entry is a list of (row, col, value) of the basis matrix
-_BASIS = (
-    ((0, 0, 1 / _SQ3), (1, 1, 1 / _SQ3), (2, 2, 1 / _SQ3)),  # I: 1/√3
-    ((2, 1, 1 / _SQ2), (1, 2, -1 / _SQ2)),  # A: [e_x]_× / √2
-    ((0, 2, 1 / _SQ2), (2, 0, -1 / _SQ2)),  # A: [e_y]_× / √2
-    ((1, 0, 1 / _SQ2), (0, 1, -1 / _SQ2)),  # A: [e_z]_× / √2
-    ((0, 1, 1 / _SQ2), (1, 0, 1 / _SQ2)),  # S: xy
-    ((0, 2, 1 / _SQ2), (2, 0, 1 / _SQ2)),  # S: xz
-    ((1, 2, 1 / _SQ2), (2, 1, 1 / _SQ2)),  # S: yz
-    ((0, 0, 1 / _SQ2), (1, 1, -1 / _SQ2)),  # S: (xx - yy) / √2
-    ((0, 0, 1 / _SQ6), (1, 1, 1 / _SQ6), (2, 2, -2 / _SQ6)),  # S: (xx + yy - 2 zz) / √6
-)
+PARTS = (1, 3, 5)  # sizes of the I, A, S parts in the compact layout
+ICT_PATHS = ((1, 0), (1, 1), (1, 2))  # the coupling paths of I, A, S in ``ict.path_matrices(2)``
 
 
-def compact_to_full_matrix() -> torch.Tensor:
-    """``(9, 9)`` float64 orthogonal map from compact I/A/S coefficients to the flattened 3×3 tensor."""
-    out = torch.zeros(9, 9, dtype=torch.float64)
-    for k, entries in enumerate(_BASIS):
-        for r, c, value in entries:
-            out[3 * r + c, k] = value
-    return out
+def compact_basis() -> torch.Tensor:
+    """``(9, 9)`` float64 orthonormal: row k is the k-th compact basis matrix, flattened row-major.
 
-
-def full_to_compact_matrix() -> torch.Tensor:
-    """``(9, 9)`` float64: a flattened 3×3 tensor → its coefficients (I: 0, A: 1-3, S: 4-8)."""
-    return compact_to_full_matrix().t().contiguous()
-
-
-def decompose_tensor(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """I, A, S parts of 3×3 tensors ``(..., 3, 3)`` (the paper's decomposition, full matrices)."""
-    trace = X.diagonal(dim1=-2, dim2=-1).sum(-1)
-    eye = torch.eye(3, dtype=X.dtype, device=X.device)
-    I = (trace / 3.0)[..., None, None] * eye
-    A = 0.5 * (X - X.transpose(-2, -1))
-    S = 0.5 * (X + X.transpose(-2, -1)) - I
-    return I, A, S
+    Rows 0 | 1-3 | 4-8 are the path matrices of the I, A, S paths (:data:`ICT_PATHS`) of
+    ``equitools.ict.path_matrices(2)``: the A rows are the skew matrices of x, y, z over √2, the
+    S rows the l = 2 components in e3nn's real basis (y the polar axis).
+    """
+    pm = path_matrices(2)
+    return torch.from_numpy(np.concatenate([pm[path] for path in ICT_PATHS]))
 
 
 def vector_to_skew(v: torch.Tensor) -> torch.Tensor:
@@ -93,28 +74,14 @@ def vector_to_skew(v: torch.Tensor) -> torch.Tensor:
     return torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).view(v.shape[:-1] + (3, 3))
 
 
-def edge_tensor_coefficients(r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Compact coefficients of TensorNet's edge tensors for unit vectors ``r`` ``(E, 3)``.
-
-    A(r̂) = [r̂]_× → √2 r̂ ``(E, 3)``; S(r̂) = r̂r̂ᵀ - 1/3 → ``(E, 5)``; (I₀ = 1 → √3, a constant).
-    """
-    x, y, z = r.unbind(-1)
-    a = _SQ2 * r
-    s = torch.stack([_SQ2 * x * y, _SQ2 * x * z, _SQ2 * y * z, (x * x - y * y) / _SQ2,
-                     (x * x + y * y - 2.0 * z * z) / _SQ6], dim=-1)
-    return a, s
-
-
-PARTS = (1, 3, 5)  # sizes of the I, A, S parts in the compact layout
-
-
 class CompactTensors(nn.Module):
     """Conversions and operations on the compact ``(n, 9, C)`` I/A/S layout (orthonormal basis)."""
 
     def __init__(self):
         super().__init__()
-        self.register_buffer("to_full", compact_to_full_matrix(), persistent=False)
-        self.register_buffer("to_compact", full_to_compact_matrix(), persistent=False)
+        basis = compact_basis()
+        self.register_buffer("to_full", basis.t().contiguous(), persistent=False)
+        self.register_buffer("to_compact", basis, persistent=False)
 
     def full(self, x: torch.Tensor) -> torch.Tensor:
         """``(n, 9, C)`` → ``(n, 3, 3, C)``."""
@@ -123,6 +90,13 @@ class CompactTensors(nn.Module):
     def compact(self, X: torch.Tensor) -> torch.Tensor:
         """``(n, 3, 3, C)`` → ``(n, 9, C)`` (I, A, S parts of any 3×3 tensor)."""
         return torch.matmul(self.to_compact.to(X.dtype), X.reshape(X.shape[0], 9, X.shape[-1]))
+
+    def edge_tensors(self, r: torch.Tensor) -> torch.Tensor:
+        """Compact ``(E, 9)`` of I₀ + A(r̂) + S(r̂) for unit vectors ``r`` ``(E, 3)``: TensorNet's
+        edge tensors I₀ = 1, A(r̂) = [r̂]_×, S(r̂) = r̂r̂ᵀ - 1/3 (Sec. 3.2), one per part."""
+        eye = torch.eye(3, dtype=r.dtype, device=r.device)
+        full = eye + vector_to_skew(r) + r.unsqueeze(-1) * r.unsqueeze(-2) - eye / 3.0
+        return full.reshape(-1, 9) @ self.to_compact.to(r.dtype).t()
 
     @staticmethod
     def norm2(x: torch.Tensor) -> torch.Tensor:
@@ -170,7 +144,7 @@ class IASLinear(nn.Module):
 class TensorEmbedding(nn.Module):
     """Initial atomic tensors X_i from the neighbours' elements and edge directions (Sec. 3.2)."""
 
-    def __init__(self, hidden_channels: int, num_rbf: int, act: str = "silu", max_z: int = 128):
+    def __init__(self, hidden_channels: int, num_rbf: int, act: str, max_z: int):
         super().__init__()
         C = hidden_channels
         self.hidden_channels = C
@@ -192,12 +166,10 @@ class TensorEmbedding(nn.Module):
         Zij = gather(Z @ w_i.t(), dst) + gather(Z @ w_j.t() + self.emb2.bias, src)
         radial = (self.distance_proj(rbf) * cut.unsqueeze(-1)).view(-1, 3, C)  # per pair
         f_I, f_A, f_S = graph.scale_by_pair(Zij.unsqueeze(1), radial).unbind(1)  # (E, C) each
-        a, s = edge_tensor_coefficients(graph.vec / graph.length.unsqueeze(-1))
+        edge = self.ops.edge_tensors(graph.vec / graph.length.unsqueeze(-1)).split(PARTS, dim=1)
         # Σ_j of the edge tensors, one scatter per part (no (E, 9, C) factor is formed)
-        X_I = scatter_sum(f_I, dst, n).unsqueeze(1) * 3.0 ** 0.5  # I₀ = 1 → √3
-        X_A = scatter_sum(a.unsqueeze(-1) * f_A.unsqueeze(1), dst, n)
-        X_S = scatter_sum(s.unsqueeze(-1) * f_S.unsqueeze(1), dst, n)
-        X = torch.cat([X_I, X_A, X_S], dim=1)
+        X = torch.cat([scatter_sum(e.unsqueeze(-1) * f.unsqueeze(1), dst, n) for e, f in zip(edge, (f_I, f_A, f_S))],
+                      dim=1)
         norm = self.linears_scalar(self.init_norm(self.ops.norm2(X))).view(n, 3, C)
         return self.ops.scale_groups(self.linears_tensor(X), norm)
 
@@ -205,7 +177,7 @@ class TensorEmbedding(nn.Module):
 class TensorInteraction(nn.Module):
     """One TensorNet interaction layer (Sec. 3.3) on compact tensors ``(n, 9, C)``."""
 
-    def __init__(self, hidden_channels: int, num_rbf: int, act: str = "silu", equivariance_group: str = "O(3)"):
+    def __init__(self, hidden_channels: int, num_rbf: int, act: str, equivariance_group: str):
         super().__init__()
         if equivariance_group not in ("O(3)", "SO(3)"):
             raise ValueError(f"equivariance_group must be 'O(3)' or 'SO(3)', got {equivariance_group!r}")
@@ -221,7 +193,6 @@ class TensorInteraction(nn.Module):
 
     def forward(self, X: torch.Tensor, graph: EdgeGraph, rbf: torch.Tensor, cut: torch.Tensor) -> torch.Tensor:
         C = self.hidden_channels
-        n = X.shape[0]
         ops = self.ops
         f = (self.linears_scalar(rbf) * cut.unsqueeze(-1)).view(-1, 3, C)  # per pair
         X = X / (ops.norm2(X) + 1.0).unsqueeze(1)
@@ -243,13 +214,13 @@ class TensorInteraction(nn.Module):
 class TensorNet(nn.Module):
     """TensorNet representation: invariant atomic features ``(n_atoms, hidden_channels)``.
 
-    Published defaults (rMD17): 128 channels, 2 interaction layers, 32 exponential-normal radial
-    functions, cosine cutoff 5 Å, SiLU, O(3).
+    Every hyperparameter is required (names as in the config, ``docs/config.md``); the published
+    rMD17 values (128 channels, 2 interaction layers, 32 exponential-normal radial functions, cosine
+    cutoff 4.5 Å, SiLU, O(3)) are the defaults of ``equitools.models.build``, the one place of defaults.
     """
 
-    def __init__(self, hidden_channels: int = 128, num_layers: int = 2, num_rbf: int = 32,
-                 rbf_type: str = "expnorm", cutoff: float = 5.0, activation: str = "silu",
-                 equivariance_group: str = "O(3)", max_z: int = 128):
+    def __init__(self, *, hidden_channels: int, num_layers: int, num_rbf: int, rbf_type: str, cutoff: float,
+                 activation: str, equivariance_group: str, max_z: int):
         super().__init__()
         self.hidden_channels = hidden_channels
         self.num_features = hidden_channels

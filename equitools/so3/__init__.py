@@ -7,10 +7,15 @@ from .basis import complex_to_real, dim
 from .clebsch_gordan import clebsch_gordan
 from .gaunt import bracket_factor, gaunt, gaunt_factor
 from .harmonics import spherical_harmonics
-from .wigner import wigner_D
+from .irreps import Irrep, Irreps, allowed, check_group
+from .wigner import wigner_D, wigner_D_all
 
 __all__ = [
+    "Irrep",
+    "Irreps",
+    "allowed",
     "bracket_factor",
+    "check_group",
     "clebsch_gordan",
     "complex_to_real",
     "dim",
@@ -18,4 +23,5 @@ __all__ = [
     "gaunt_factor",
     "spherical_harmonics",
     "wigner_D",
+    "wigner_D_all",
 ]

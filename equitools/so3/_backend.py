@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+_TORCH_TABLES: dict = {}  # (make's name, args, dtype, device) -> tensor: constant tables, one copy each
+
 
 def is_torch(x) -> bool:
     """True if ``x`` is a torch tensor (without importing torch when it is not loaded)."""
@@ -20,6 +22,29 @@ def like(array: np.ndarray, reference):
     return np.asarray(array, dtype=np.result_type(reference.dtype, np.float64))
 
 
+def table(make, *args, reference):
+    """The constant table ``make(*args)`` (a cached numpy array) as the kind of ``reference``.
+
+    For torch the tensor is made once per (make, args, dtype, device) and kept, so that a call
+    copies nothing from numpy and ``torch.compile`` traces a constant; the first call of a key
+    (the numpy algebra) runs eagerly even under ``torch.compile``.
+    """
+    if not is_torch(reference):
+        return like(make(*args), reference)
+    key = (f"{make.__module__}.{make.__qualname__}", args, reference.dtype, reference.device)
+    out = _TORCH_TABLES.get(key)
+    if out is None:
+        import torch
+
+        out = torch.compiler.disable(_store)(key, make, args, reference)
+    return out
+
+
+def _store(key: tuple, make, args: tuple, reference):
+    out = _TORCH_TABLES[key] = like(make(*args), reference)
+    return out
+
+
 def einsum(equation: str, *operands):
     """``einsum`` of numpy arrays or of torch tensors."""
     if is_torch(operands[0]):
@@ -27,3 +52,19 @@ def einsum(equation: str, *operands):
 
         return torch.einsum(equation, *operands)
     return np.einsum(equation, *operands, optimize=True)
+
+
+def sign_det(R):
+    """Sign of the determinant of ``R (..., 3, 3)``: ``(...)``, the kind of R (float)."""
+    if is_torch(R):
+        import torch
+
+        return torch.sign(torch.linalg.det(R))
+    return np.sign(np.linalg.det(np.asarray(R, dtype=np.result_type(R.dtype, np.float64))))
+
+
+def zeros(shape: tuple, reference):
+    """Zeros of ``shape`` of the kind of ``reference`` (float64 or wider for numpy)."""
+    if is_torch(reference):
+        return reference.new_zeros(shape)
+    return np.zeros(shape, dtype=np.result_type(reference.dtype, np.float64))

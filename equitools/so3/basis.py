@@ -33,7 +33,11 @@ def check_degree(l: int, name: str = "l") -> int:
 
 
 def dim(l: int) -> int:
-    """Dimension 2l+1 of the irrep of degree ``l``."""
+    """Dimension 2l+1 of the irrep of degree ``l``.
+
+    >>> dim(0), dim(2)
+    (1, 5)
+    """
     return 2 * check_degree(l) + 1
 
 
@@ -55,7 +59,12 @@ def complex_to_real_entries(l: int) -> list[tuple[int, int, complex]]:
 
 @lru_cache(maxsize=None)
 def complex_to_real(l: int) -> np.ndarray:
-    """Unitary ``(2l+1, 2l+1)`` complex matrix U with ``x_real = U @ x_complex`` (rows m, cols M)."""
+    """Unitary ``(2l+1, 2l+1)`` complex matrix U with ``x_real = U @ x_complex`` (rows m, cols M).
+
+    >>> U = complex_to_real(1)
+    >>> U.shape, bool(np.allclose(U @ U.conj().T, np.eye(3)))
+    ((3, 3), True)
+    """
     u = np.zeros((2 * l + 1, 2 * l + 1), dtype=np.complex128)
     for m, M, value in complex_to_real_entries(l):
         u[l + m, l + M] = value

@@ -133,6 +133,13 @@ def clebsch_gordan(l1: int, l2: int, l3: int, exact: bool = False):
     Float64 numpy array (read-only, cached) by default; a sympy ``ImmutableDenseNDimArray``
     of square roots of rationals with ``exact=True``. Raises ``ValueError`` for a negative or
     non-integer degree or a violated triangle rule.
+
+    >>> clebsch_gordan(1, 1, 0).shape
+    (3, 3, 1)
+    >>> (clebsch_gordan(1, 1, 0)[:, :, 0] * np.sqrt(3)).round(12).tolist()  # the dot product
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    >>> clebsch_gordan(1, 1, 0, exact=True)[2, 2, 0]
+    sqrt(3)/3
     """
     l1, l2, l3 = check_triangle(l1, l2, l3)
     return _real_cg_exact(l1, l2, l3) if exact else _real_cg_float(l1, l2, l3)

@@ -45,6 +45,11 @@ def gaunt_factor(l1: int, l2: int, l3: int, exact: bool = False):
 
     float by default, a sympy expression with ``exact=True``. Raises ``ValueError`` like
     ``clebsch_gordan`` for bad degrees.
+
+    >>> round(gaunt_factor(1, 1, 2), 6), gaunt_factor(1, 1, 1)
+    (0.309019, 0.0)
+    >>> gaunt_factor(1, 1, 2, exact=True)
+    sqrt(30)/(10*sqrt(pi))
     """
     l1, l2, l3 = check_triangle(l1, l2, l3)
     c000 = clebsch_gordan(l1, l2, l3, exact=exact)[l1, l2, l3]
@@ -59,6 +64,11 @@ def bracket_factor(l1: int, l2: int, l3: int, exact: bool = False):
     """Scalar h with ``∫ Y_l3 {Y_l1, Y_l2} dΩ == h * clebsch_gordan(l1, l2, l3)``; 0 for even l1+l2+l3.
 
     {A, B} = r̂·(∇A × ∇B) is the spherical Poisson bracket. float, or sympy with ``exact=True``.
+
+    >>> round(bracket_factor(1, 1, 1), 6), bracket_factor(1, 1, 2)
+    (-0.690988, 0.0)
+    >>> bracket_factor(1, 1, 1, exact=True)
+    -sqrt(6)/(2*sqrt(pi))
     """
     l1, l2, l3 = check_triangle(l1, l2, l3)
     if l1 == 0 or l2 == 0 or (l1 + l2 + l3) % 2 == 0:
@@ -87,6 +97,11 @@ def gaunt(l1: int, l2: int, l3: int, exact: bool = False):
 
     Float64 numpy (read-only, cached) or, with ``exact=True``, a sympy array (square roots of
     rationals over sqrt(π)). Zero for odd l1+l2+l3; ``ValueError`` for a violated triangle rule.
+
+    >>> gaunt(1, 1, 2).shape
+    (3, 3, 5)
+    >>> bool(np.allclose(gaunt(1, 1, 2), gaunt_factor(1, 1, 2) * clebsch_gordan(1, 1, 2)))
+    True
     """
     l1, l2, l3 = check_triangle(l1, l2, l3)
     if exact:

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._backend import einsum, is_torch, like
+from ._backend import einsum, is_torch, table
 from .basis import check_degree
 from .clebsch_gordan import clebsch_gordan
 
@@ -19,12 +19,19 @@ NORMALIZATIONS = ("integral", "component", "norm")
 
 
 @lru_cache(maxsize=None)
-def _raw_scale(l: int) -> float:
-    """Signed norm of the unnormalised harmonic on the unit y axis (rotation-invariant norm)."""
+def _scale(l: int, normalization: str) -> np.ndarray:
+    """Factor (0-d, read-only) from the raw polynomial of degree l to the normalised harmonic.
+
+    The raw harmonic's rotation-invariant norm, signed by its m = 0 component, is read on the
+    unit y axis.
+    """
     y = np.array([1.0])
     for k in range(l):
         y = np.einsum("a,b,abk->k", y, np.array([0.0, 1.0, 0.0]), clebsch_gordan(k, 1, k + 1))
-    return float(np.linalg.norm(y) * np.sign(y[l]))
+    target = {"norm": 1.0, "component": np.sqrt(2 * l + 1), "integral": np.sqrt((2 * l + 1) / (4 * np.pi))}
+    out = np.array(target[normalization] / (np.linalg.norm(y) * np.sign(y[l])))
+    out.setflags(write=False)
+    return out
 
 
 def spherical_harmonics(l: int, vectors, normalize: bool = True, normalization: str = "integral"):
@@ -35,6 +42,11 @@ def spherical_harmonics(l: int, vectors, normalize: bool = True, normalization: 
     l > 0); otherwise the result is the homogeneous polynomial of degree l.
     ``normalization``: "integral" (∫ Y_lm^2 dΩ = 1), "component" (Σ_m Y_lm^2 = 2l+1 on the
     unit sphere, e3nn's default) or "norm" (Σ_m Y_lm^2 = 1).
+
+    >>> spherical_harmonics(2, np.zeros((10, 3))).shape
+    (10, 5)
+    >>> spherical_harmonics(1, np.array([0.0, 0.0, 2.0]), normalization="norm").round(12).tolist()  # (x, y, z)
+    [0.0, 0.0, 1.0]
     """
     l = check_degree(l)
     if normalization not in NORMALIZATIONS:
@@ -50,6 +62,5 @@ def spherical_harmonics(l: int, vectors, normalize: bool = True, normalization: 
             vectors = vectors / np.where(norm > 0, norm, 1.0)
     y = vectors[..., :1] * 0 + 1
     for k in range(l):
-        y = einsum("...a,...b,abk->...k", y, vectors, like(clebsch_gordan(k, 1, k + 1), vectors))
-    scale = {"norm": 1.0, "component": np.sqrt(2 * l + 1), "integral": np.sqrt((2 * l + 1) / (4 * np.pi))}
-    return y * (scale[normalization] / _raw_scale(l))
+        y = einsum("...a,...b,abk->...k", y, vectors, table(clebsch_gordan, k, 1, k + 1, reference=vectors))
+    return y * table(_scale, l, normalization, reference=vectors)

@@ -19,16 +19,22 @@ from collections import namedtuple
 
 import numpy as np
 import torch
-from e3nn import o3
 
 from ..so3 import clebsch_gordan
+from ..so3.irreps import Irrep, Irreps, allowed
 from .irreps import as_irreps, common_multiplicity, from_channel_layout, stripped, to_channel_layout
 
 Path = namedtuple("Path", "i_in1 i_in2 i_out l1 l2 l3")
+Path.__doc__ = """One coupling of a tensor product: input blocks ``i_in1``, ``i_in2`` (degrees ``l1``, ``l2``)
+into output block ``i_out`` (degree ``l3``).
+
+>>> CGTensorProduct("1o", "1o").paths[1]
+Path(i_in1=0, i_in2=0, i_out=1, l1=1, l2=1, l3=1)
+"""
 _CHUNK = 2**26  # elements of the outer product formed at once (bounds peak memory, not results)
 
 
-def _select(paths, ir1: o3.Irrep, ir2: o3.Irrep, ir3: o3.Irrep, used: set) -> bool:
+def _select(paths, ir1: Irrep, ir2: Irrep, ir3: Irrep, used: set) -> bool:
     """Whether the path ir1 ⊗ ir2 → ir3 is requested by ``paths`` (None: all); marks matches in ``used``."""
     if paths is None:
         return True
@@ -37,7 +43,7 @@ def _select(paths, ir1: o3.Irrep, ir2: o3.Irrep, ir3: o3.Irrep, used: set) -> bo
         if all(isinstance(e, (int, np.integer)) for e in entry):
             match = tuple(entry) == (ir1.l, ir2.l, ir3.l)
         else:
-            match = tuple(o3.Irrep(e) for e in entry) == (ir1, ir2, ir3)
+            match = tuple(Irrep(e) for e in entry) == (ir1, ir2, ir3)
         if match:
             used.add(k)
             hit = True
@@ -45,7 +51,7 @@ def _select(paths, ir1: o3.Irrep, ir2: o3.Irrep, ir3: o3.Irrep, used: set) -> bo
 
 
 
-def allowed_paths(irreps_in1: o3.Irreps, irreps_in2: o3.Irreps, paths=None) -> list:
+def allowed_paths(irreps_in1: Irreps, irreps_in2: Irreps, paths=None) -> list:
     """``(i_in1, i_in2, ir1, ir2, ir3)`` for every coupling ir1 ⊗ ir2 → ir3 that ``paths`` asks for.
 
     ``paths``: None (all) or ``(l1, l2, l3)`` / ``("1o", "1o", "2e")`` triples; a requested path
@@ -67,7 +73,7 @@ class CGTensorProduct(torch.nn.Module):
     """Sparse Clebsch–Gordan tensor product of two irreps features.
 
     Args:
-        irreps_in1, irreps_in2: ``e3nn.o3.Irreps`` or strings ("8x0e+8x1o+8x2e").
+        irreps_in1, irreps_in2: ``so3.Irreps`` or their strings ("8x0e+8x1o+8x2e"), or e3nn's.
         irreps_out: output irreps; None → every allowed output (parity respected), one block per
             path, sorted like e3nn's ``FullTensorProduct``. Blocks no path reaches stay zero.
         paths: restrict to these couplings: ``(l1, l2, l3)`` degrees or ``("1o", "1o", "1e")``
@@ -87,6 +93,14 @@ class CGTensorProduct(torch.nn.Module):
     ``weight`` in ``forward``: ``(..., *weight_shape)``, leading dims broadcasting with those of
     x1 and x2 (without the channel axis): ``(..., n_paths)`` for "path", ``(..., C, n_paths)`` for
     "channel" — e.g. one weight per edge and path from a radial network.
+
+    >>> tp = CGTensorProduct("0e+1o", "0e+1o")
+    >>> tp.irreps_out, len(tp.paths), tp(torch.randn(10, 4), torch.randn(10, 4)).shape
+    (1x0e+1x0e+1x1o+1x1o+1x1e+1x2e, 6, torch.Size([10, 16]))
+    >>> cross = CGTensorProduct("1o", "1o", paths=[(1, 1, 1)])  # 1o ⊗ 1o → 1e: the cross product / √2
+    >>> a, b = torch.randn(3), torch.randn(3)
+    >>> torch.allclose(cross(a, b), torch.linalg.cross(a, b) / -2 ** 0.5, atol=1e-6)
+    True
     """
 
     def __init__(
@@ -168,7 +182,7 @@ class CGTensorProduct(torch.nn.Module):
                     self._check_mul(mul3, out_mul(mul1, mul2), (i1, i2, i3))
                     found.append(Path(i1, i2, i3, ir1.l, ir2.l, ir3.l))
         if out is None:
-            out, permutation, _ = o3.Irreps(blocks).sort()
+            out, permutation, _ = Irreps(blocks).sort()
             found = [p._replace(i_out=permutation[p.i_out]) for p in found]
         self.irreps_out = out
         return found
@@ -179,7 +193,7 @@ class CGTensorProduct(torch.nn.Module):
             if not 0 <= i < len(irreps):
                 raise ValueError(f"instruction {instruction}: no block {i} in {name} = {irreps}")
         (mul1, ir1), (mul2, ir2), (mul3, ir3) = self.irreps_in1[i1], self.irreps_in2[i2], self.irreps_out[i3]
-        if ir3 not in ir1 * ir2:
+        if not allowed(ir1, ir2, ir3):
             raise ValueError(f"instruction {instruction}: {ir1} ⊗ {ir2} has no {ir3} (triangle rule or parity)")
         self._check_mul(mul3, out_mul(mul1, mul2), instruction)
         return Path(i1, i2, i3, ir1.l, ir2.l, ir3.l)
@@ -256,7 +270,7 @@ class CGTensorProduct(torch.nn.Module):
         """The paths, in weight order: ``Path(i_in1, i_in2, i_out, l1, l2, l3)``."""
         return self._paths
 
-    def _canonical(self, x: torch.Tensor, irreps: o3.Irreps, layout, name: str) -> torch.Tensor:
+    def _canonical(self, x: torch.Tensor, irreps: Irreps, layout, name: str) -> torch.Tensor:
         """Input as ``(..., C_x, D)``: channels on their own axis (C_x = 1 when broadcast)."""
         if not torch.is_tensor(x) or not x.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor")

@@ -24,9 +24,9 @@ import math
 
 import numpy as np
 import torch
-from e3nn import o3
 
 from ..so3 import clebsch_gordan
+from ..so3.irreps import Irreps
 from .cg import Path, allowed_paths
 from .irreps import as_irreps
 
@@ -45,6 +45,12 @@ class FullyConnectedCGProduct(torch.nn.Module):
 
     Shapes: x1 ``(..., U, dim1)``, x2 ``(..., V, dim2)`` → ``(..., W, irreps_out.dim)``;
     ``irreps_out`` holds every output irrep a path reaches, once, sorted.
+
+    >>> tp = FullyConnectedCGProduct("1o", "1o+2e", channels_in1=4, channels_in2=3, channels_out=5)
+    >>> tp.irreps_out, tp.weight.shape
+    (1x0e+1x1o+1x1e+1x2o+1x2e+1x3o, torch.Size([6, 4, 3, 5]))
+    >>> tp(torch.randn(10, 4, 3), torch.randn(10, 3, 8)).shape  # (batch, W, irreps_out.dim)
+    torch.Size([10, 5, 24])
     """
 
     def __init__(self, irreps_in1, irreps_in2, channels_in1: int, channels_in2: int, channels_out: int,
@@ -63,7 +69,7 @@ class FullyConnectedCGProduct(torch.nn.Module):
         fan_in = np.bincount([p.i_out for p in self._paths], minlength=len(self.irreps_out))
         slices1, slices2 = self.irreps_in1.slices(), self.irreps_in2.slices()
         self._slices = [(slices1[p.i_in1], slices2[p.i_in2]) for p in self._paths]
-        self._dims = (self.irreps_in1.dim, self.irreps_in2.dim)  # (forward reads no e3nn objects: torch.compile)
+        self._dims = (self.irreps_in1.dim, self.irreps_in2.dim)  # (forward reads no Irreps: torch.compile)
         self._path_outputs = tuple(p.i_out for p in self._paths)
         self._n_out = len(self.irreps_out)
         for k, p in enumerate(self._paths):
@@ -74,11 +80,11 @@ class FullyConnectedCGProduct(torch.nn.Module):
         if internal_weights:
             self.weight = torch.nn.Parameter(torch.randn(self.weight_shape) / math.sqrt(channels_in1 * channels_in2))
 
-    def _find_paths(self, paths) -> tuple[tuple[Path, ...], o3.Irreps]:
+    def _find_paths(self, paths) -> tuple[tuple[Path, ...], Irreps]:
         found = allowed_paths(self.irreps_in1, self.irreps_in2, paths)
         if not found:
             raise ValueError(f"no allowed path from {self.irreps_in1} ⊗ {self.irreps_in2}")
-        out = o3.Irreps(sorted({(1, ir3) for *_, ir3 in found}, key=lambda m: m[1]))
+        out = Irreps(sorted({(1, ir3) for *_, ir3 in found}, key=lambda m: m[1]))
         index = {ir: i for i, (_, ir) in enumerate(out)}
         return tuple(Path(i1, i2, index[ir3], ir1.l, ir2.l, ir3.l) for i1, i2, ir1, ir2, ir3 in found), out
 
@@ -129,7 +135,7 @@ class FullyConnectedCGProduct(torch.nn.Module):
         return weight
 
 
-def _single(irreps: o3.Irreps, name: str) -> o3.Irreps:
+def _single(irreps: Irreps, name: str) -> Irreps:
     if any(mul != 1 for mul, _ in irreps):
         raise ValueError(f"{name} = {irreps}: give one channel's irreps (multiplicity 1); channels are an axis")
     return irreps

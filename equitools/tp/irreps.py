@@ -1,8 +1,10 @@
-"""Irreps helpers for the tensor products: parsing with clear errors, and the channel layout.
+"""Irreps helpers for the tensor products: reading ``so3.Irreps`` with the argument named in
+errors, and the channel layout.
 
-Features use e3nn's layout: irreps concatenated, each block ``mul x (2l+1)`` stored
-multiplicity-major. The channel layout ``(..., C, Σ(2l+1))`` puts the C channels of blocks that
-share one multiplicity C on their own axis, so that channel-wise products fold C into the batch.
+Features use the flat layout of ``so3.Irreps`` (e3nn's): irreps concatenated, each block
+``mul x (2l+1)`` stored multiplicity-major. The channel layout ``(..., C, Σ(2l+1))`` puts the C
+channels of blocks that share one multiplicity C on their own axis, so that channel-wise
+products fold C into the batch.
 """
 
 from __future__ import annotations
@@ -10,24 +12,25 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from e3nn import o3
+
+from ..so3.irreps import Irreps
 
 
-def as_irreps(irreps, name: str) -> o3.Irreps:
-    """``irreps`` (an ``e3nn.o3.Irreps`` or a string such as "8x0e+8x1o") as ``o3.Irreps``.
+def as_irreps(irreps, name: str) -> Irreps:
+    """``irreps`` (``so3.Irreps``, a string such as "8x0e+8x1o", or e3nn's) as ``so3.Irreps``.
 
     Raises ``ValueError`` naming the argument if it cannot be read or holds no irrep.
     """
     try:
-        out = o3.Irreps(irreps)
-    except (ValueError, AssertionError, TypeError) as error:
+        out = Irreps(irreps)
+    except ValueError as error:
         raise ValueError(f"{name}: cannot read irreps {irreps!r} ({error})") from None
     if out.dim == 0:
         raise ValueError(f"{name}: irreps {irreps!r} are empty")
     return out
 
 
-def common_multiplicity(irreps: o3.Irreps, name: str) -> int:
+def common_multiplicity(irreps: Irreps, name: str) -> int:
     """The multiplicity shared by all blocks of ``irreps``; ``ValueError`` if they differ."""
     muls = {mul for mul, _ in irreps}
     if len(muls) != 1:
@@ -39,7 +42,7 @@ def common_multiplicity(irreps: o3.Irreps, name: str) -> int:
 
 
 @lru_cache(maxsize=None)
-def _channel_permutation(irreps: o3.Irreps) -> np.ndarray:
+def _channel_permutation(irreps: Irreps) -> np.ndarray:
     mul = irreps[0].mul
     reduced = sum(ir.dim for _, ir in irreps)
     index = np.empty(irreps.dim, dtype=np.int64)
@@ -53,16 +56,16 @@ def _channel_permutation(irreps: o3.Irreps) -> np.ndarray:
     return index
 
 
-def to_channel_layout(irreps: o3.Irreps) -> np.ndarray:
+def to_channel_layout(irreps: Irreps) -> np.ndarray:
     """Gather index: e3nn flat ``(..., dim)`` → flattened ``(..., C, Σ(2l+1))`` (one multiplicity C)."""
     return _channel_permutation(irreps)
 
 
-def from_channel_layout(irreps: o3.Irreps) -> np.ndarray:
+def from_channel_layout(irreps: Irreps) -> np.ndarray:
     """Gather index: flattened ``(..., C, Σ(2l+1))`` → e3nn flat ``(..., dim)``."""
     return np.argsort(_channel_permutation(irreps))
 
 
-def stripped(irreps: o3.Irreps) -> o3.Irreps:
+def stripped(irreps: Irreps) -> Irreps:
     """The same irreps with every multiplicity set to 1."""
-    return o3.Irreps([(1, ir) for _, ir in irreps])
+    return Irreps([(1, ir) for _, ir in irreps])

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from equitools.models import Potential, load, save
+from equitools.models.registry import resolve_config
 
 from .module import ForceFieldModule
 
@@ -35,6 +36,10 @@ def check_compatible(path: str | Path, model_config: dict[str, Any]) -> None:
     """Raise ``ValueError`` naming the checkpoint when its model is not the one ``model_config``
     (resolved) describes: another architecture or other hyperparameters."""
     saved = read_checkpoint(path)["hyper_parameters"]["model_config"]
+    try:
+        saved = resolve_config(saved)  # today's names and defaults (a legacy key such as eSCN's num_basis)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path}: the checkpoint's model config is not valid: {err}") from err
     if saved.get("model") != model_config.get("model"):
         raise ValueError(f"{path}: checkpoint of a {saved.get('model')!r} model, but the config asks for "
                          f"{model_config.get('model')!r}")
