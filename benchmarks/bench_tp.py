@@ -78,7 +78,8 @@ def build(method: str, L: int):
     kind = method.split("_")[1]
     per_row = {"dense": 2 * n * n, "fourier": 8 * (4 * L + 1) * (3 * L + 1), "grid": 8 * (L + 1) * (3 * L + 1)}[kind]
     options = {"phi_transform": "fft"} if method.endswith("fft") else {}
-    return GauntTensorProduct(L, L, L, method=kind, parity_odd=method.endswith("odd"), **options), per_row
+    gaunt = GauntTensorProduct(L, L, L, method=kind, parity_odd=method.endswith("odd"), **options)
+    return (lambda x, y: gaunt(x[..., None], y[..., None])), per_row  # rows as (rows, (L+1)^2, 1): one channel
 
 
 def measure(method: str, L: int, rows: int, repeats: int, budget: float, fixed_rows: int | None = None,

@@ -66,9 +66,16 @@ def model_name(request):
     return request.param
 
 
-def test_symmetries(name):
-    model = tiny(name)
-    errors = check_potential_symmetries(model, batch_of(7, 5), reflections=name in O3, rtol=1e-10)
+TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-4}
+"""Relative tolerance of the symmetry checks per dtype (as e3nn's float_tolerance)."""
+
+
+@pytest.mark.parametrize("dtype", list(TOLERANCE), ids=str)
+def test_symmetries(name, dtype):
+    model = tiny(name).to(dtype)
+    batch = batch_of(7, 5)
+    batch.pos = batch.pos.to(dtype)
+    errors = check_potential_symmetries(model, batch, reflections=name in O3, rtol=TOLERANCE[dtype])
     assert errors
 
 

@@ -50,13 +50,15 @@ def test_elementwise_channels_equal_per_channel_products():
     assert ours.irreps_out == o3.Irreps([(C, ir) for _, ir in single.irreps_out])
     x, y = _random(5, ours.irreps_in1.dim), _random(5, 8, seed=1)
     out = ours(x, y)
-    x_channels = torch.stack([torch.cat([x[:, s][:, u * ir.dim : (u + 1) * ir.dim] for s, (_, ir) in zip(ours.irreps_in1.slices(), ours.irreps_in1)], -1) for u in range(C)], -2)
-    expected = single(x_channels, y.unsqueeze(-2))  # (5, C, dim) per channel
+    x_channels = torch.stack([torch.cat([x[:, s][:, u * ir.dim : (u + 1) * ir.dim] for s, (_, ir) in zip(ours.irreps_in1.slices(), ours.irreps_in1)], -1) for u in range(C)], -1)
+    expected = torch.stack([single(x_channels[..., u], y) for u in range(C)], -1)  # (5, dim, C), channel by channel
     for s_out, s_one, (_, ir) in zip(ours.irreps_out.slices(), single.irreps_out.slices(), single.irreps_out):
-        assert_close(out[:, s_out].reshape(5, C, ir.dim), expected[..., s_one], rtol=0, atol=1e-13)
-    # the channel-axis layout computes the same
+        assert_close(out[:, s_out].reshape(5, C, ir.dim), expected[:, s_one].transpose(1, 2), rtol=0, atol=1e-13)
+    # the channels-last layout computes the same, x2 broadcast over channels (C = 1)
     axis = CGTensorProduct("0e+1o+2e", "1o+2e", channels=C)
-    assert_close(axis(x_channels, y.unsqueeze(-2)), expected, rtol=0, atol=1e-13)
+    assert_close(axis(x_channels, y.unsqueeze(-1)), expected, rtol=0, atol=1e-13)
+    with pytest.raises(ValueError, match=r"expected \(\.\.\., 9, 3\) for 1x0e\+1x1o\+1x2e with channels=3"):
+        axis(x_channels.transpose(1, 2), y.unsqueeze(-1))  # (..., C, dim) is not the layout
 
 
 def test_paths_restrict_the_product():
@@ -174,3 +176,22 @@ def test_bad_calls_give_clear_errors():
         tp(x, y, weight=torch.ones(7, **F64))
     with pytest.raises(ValueError, match="internal_weights=True"):
         CGTensorProduct("0e", "1o", weights="path")(x[:, :1], y, weight=torch.ones(1))
+
+
+def test_so3_group_ignores_parity_on_channels_last_features():
+    """SO(3): 1o ⊗ 2e → 1o, 2e and 1o ⊗ 1o → 1o (O(3) forbids them) on (..., dim, C) features;
+    rotation-equivariant, and not reflection-equivariant (the paths really are parity-odd)."""
+    with pytest.raises(ValueError, match="no allowed path"):
+        CGTensorProduct("1o", "1o", "1o")
+    cross = CGTensorProduct("1o", "1o", "1o", group="SO(3)")
+    a, b = _random(3), _random(3, seed=1)
+    assert_close(cross(a, b), torch.linalg.cross(a, b) / -2 ** 0.5, rtol=0, atol=1e-14)
+    C = 2
+    tp = CGTensorProduct("1o+2e", "1o+2e", "1o+2e", group="SO(3)", channels=C)
+    assert [(p.l1, p.l2, p.l3) for p in tp.paths] == [(1, 1, 1), (1, 2, 1), (2, 1, 1), (2, 2, 1), (1, 1, 2), (1, 2, 2), (2, 1, 2), (2, 2, 2)]
+    last = lambda x: x.view(3, C, 8).transpose(1, 2)  # noqa: E731  (3, C·dim) flat → (3, dim, C)
+    fn = lambda x, y: tp(last(x), last(y)).transpose(1, 2).reshape(3, -1)  # noqa: E731
+    irreps = "+".join(["1o+2e"] * C)
+    assert_module_equivariant(fn, [irreps, irreps], irreps, reflection=False)
+    with pytest.raises(AssertionError, match="reflection"):
+        assert_module_equivariant(fn, [irreps, irreps], irreps)

@@ -73,9 +73,10 @@ def _edge_harmonics(vec: torch.Tensor) -> torch.Tensor:
 class GroupCGTransform(nn.Module):
     """The group CG transform: a CG tensor product inside each of G groups of K channels.
 
-    ``a``, ``b``: ``(n, 8, G·K)`` (l = 1, 2 rows, channels last). Returns the same shape:
+    ``a``, ``b``: ``(n, 8, G·K)`` (irreps "1o+2e", channels last). Returns the same shape:
     out[g, w] = Σ_paths Σ_{u,v} W[g, path, u, v, w] (a[g, u] ⊗ b[g, v])_{path}
-    (``equitools.tp.FullyConnectedCGProduct`` with one weight set per group).
+    (``equitools.tp.FullyConnectedCGProduct`` with one weight set per group, fed the views
+    ``(n, 8, G, K)``). "sparse" paths keep O(3); "full" ones need ``group="SO(3)"``.
     """
 
     def __init__(self, num_groups: int, group_size: int, paths: str):
@@ -83,18 +84,15 @@ class GroupCGTransform(nn.Module):
         if paths not in ("sparse", "full"):
             raise ValueError(f"cg_paths must be 'sparse' or 'full', got {paths!r}")
         self.G, self.K = num_groups, group_size
-        # "full" ignores parity: labelling both degrees even lets every triangle-allowed path through
-        irreps = "1o+2e" if paths == "sparse" else "1e+2e"
-        chosen = SPARSE_PATHS if paths == "sparse" else FULL_PATHS
-        self.tp = FullyConnectedCGProduct(irreps, irreps, group_size, group_size, group_size, paths=chosen,
-                                          weight_groups=(num_groups,))
+        chosen, group = (SPARSE_PATHS, "O(3)") if paths == "sparse" else (FULL_PATHS, "SO(3)")
+        self.tp = FullyConnectedCGProduct("1o+2e", "1o+2e", group_size, group_size, group_size, paths=chosen,
+                                          group=group, weight_groups=(num_groups,))
         with torch.no_grad():  # small at the start: a fresh model is close to ViSNet
             self.tp.weight.mul_(0.1 / math.sqrt(len(chosen)))
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         n = a.shape[0]
-        grouped = [v.view(n, 8, self.G, self.K).permute(0, 2, 3, 1) for v in (a, b)]  # (n, G, K, 8)
-        return self.tp(*grouped).permute(0, 3, 1, 2).reshape(n, 8, self.G * self.K)
+        return self.tp(a.view(n, 8, self.G, self.K), b.view(n, 8, self.G, self.K)).view(n, 8, self.G * self.K)
 
 
 class NeighborEmbedding(nn.Module):

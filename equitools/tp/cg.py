@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..so3 import clebsch_gordan
-from ..so3.irreps import Irrep, Irreps, allowed
+from ..so3.irreps import Irrep, Irreps, allowed, check_group
 from .irreps import as_irreps, common_multiplicity, from_channel_layout, stripped, to_channel_layout
 
 Path = namedtuple("Path", "i_in1 i_in2 i_out l1 l2 l3")
@@ -34,65 +34,78 @@ Path(i_in1=0, i_in2=0, i_out=1, l1=1, l2=1, l3=1)
 _CHUNK = 2**26  # elements of the outer product formed at once (bounds peak memory, not results)
 
 
-def _select(paths, ir1: Irrep, ir2: Irrep, ir3: Irrep, used: set) -> bool:
-    """Whether the path ir1 ⊗ ir2 → ir3 is requested by ``paths`` (None: all); marks matches in ``used``."""
-    if paths is None:
-        return True
-    hit = False
-    for k, entry in enumerate(paths):
-        if all(isinstance(e, (int, np.integer)) for e in entry):
-            match = tuple(entry) == (ir1.l, ir2.l, ir3.l)
-        else:
-            match = tuple(Irrep(e) for e in entry) == (ir1, ir2, ir3)
-        if match:
-            used.add(k)
-            hit = True
-    return hit
+def _output_irrep(ir1: Irrep, ir2: Irrep, l3: int, group: str) -> Irrep:
+    """The output irrep of degree l3 of ir1 ⊗ ir2: parity p1 p2 under O(3), (-1)^l3 under SO(3)."""
+    return Irrep(l3, ir1.p * ir2.p if group == "O(3)" else (-1) ** l3)
 
 
+def _matches(entry, ir1: Irrep, ir2: Irrep, ir3: Irrep, group: str) -> bool:
+    """Whether a requested ``(l1, l2, l3)`` or ``(ir1, ir2, ir3)`` entry names the path ir1 ⊗ ir2 → ir3."""
+    if all(isinstance(e, (int, np.integer)) for e in entry):
+        return tuple(entry) == (ir1.l, ir2.l, ir3.l)
+    e1, e2, e3 = (Irrep(e) for e in entry)
+    return (e1, e2) == (ir1, ir2) and (e3 == ir3 if group == "O(3)" else e3.l == ir3.l)
 
-def allowed_paths(irreps_in1: Irreps, irreps_in2: Irreps, paths=None) -> list:
+
+def allowed_paths(irreps_in1: Irreps, irreps_in2: Irreps, paths=None, group: str = "O(3)") -> list:
     """``(i_in1, i_in2, ir1, ir2, ir3)`` for every coupling ir1 ⊗ ir2 → ir3 that ``paths`` asks for.
 
     ``paths``: None (all) or ``(l1, l2, l3)`` / ``("1o", "1o", "2e")`` triples; a requested path
-    that the triangle rule or parity forbids is a ``ValueError``.
+    that the triangle rule or (under "O(3)") parity forbids is a ``ValueError``. Under "SO(3)"
+    parity is ignored and the output of degree l3 is labelled (-1)^l3 (as a spherical harmonic).
+
+    >>> [str(p[-1]) for p in allowed_paths(Irreps("1o"), Irreps("1o"), group="SO(3)")]
+    ['0e', '1o', '2e']
     """
+    group = check_group(group)
     requested = None if paths is None else [tuple(p) for p in paths]
     if requested is not None and any(len(p) != 3 for p in requested):
         raise ValueError(f"paths must be (l1, l2, l3) or (ir1, ir2, ir3) triples, got {paths!r}")
     used: set = set()
-    found = [(i1, i2, ir1, ir2, ir3)
-             for i1, (_, ir1) in enumerate(irreps_in1) for i2, (_, ir2) in enumerate(irreps_in2)
-             for ir3 in ir1 * ir2 if _select(requested, ir1, ir2, ir3, used)]
+    found = []
+    for i1, (_, ir1) in enumerate(irreps_in1):
+        for i2, (_, ir2) in enumerate(irreps_in2):
+            for l3 in range(abs(ir1.l - ir2.l), ir1.l + ir2.l + 1):
+                ir3 = _output_irrep(ir1, ir2, l3, group)
+                hits = [k for k, entry in enumerate(requested or ()) if _matches(entry, ir1, ir2, ir3, group)]
+                used.update(hits)
+                if requested is None or hits:
+                    found.append((i1, i2, ir1, ir2, ir3))
     if requested is not None and len(used) < len(requested):
         missing = [requested[k] for k in range(len(requested)) if k not in used]
-        raise ValueError(f"paths {missing} are not allowed for {irreps_in1} ⊗ {irreps_in2} (triangle rule or parity)")
+        raise ValueError(f"paths {missing} are not allowed for {irreps_in1} ⊗ {irreps_in2} under {group} "
+                         "(triangle rule or parity)")
     return found
+
 
 class CGTensorProduct(torch.nn.Module):
     """Sparse Clebsch–Gordan tensor product of two irreps features.
 
     Args:
         irreps_in1, irreps_in2: ``so3.Irreps`` or their strings ("8x0e+8x1o+8x2e"), or e3nn's.
-        irreps_out: output irreps; None → every allowed output (parity respected), one block per
-            path, sorted like e3nn's ``FullTensorProduct``. Blocks no path reaches stay zero.
+        irreps_out: output irreps; None → every allowed output, one block per path, sorted like
+            e3nn's ``FullTensorProduct``. Blocks no path reaches stay zero.
         paths: restrict to these couplings: ``(l1, l2, l3)`` degrees or ``("1o", "1o", "1e")``
             irreps; each must exist. ``instructions``: explicit ``(i_in1, i_in2, i_out)`` block
             indices instead (needs ``irreps_out``).
         weights: None, "path" (one weight per path) or "channel" (per path and channel, elementwise
             mode only). ``internal_weights=False`` makes them an argument of ``forward`` instead
             of learnable parameters (initialised to 1).
-        channels: C for inputs shaped ``(..., C, irreps.dim)`` with multiplicity-1 irreps.
+        group: "O(3)" (parity must match: p3 = p1 p2) or "SO(3)" (parity ignored, e.g. the cross
+            product 1o ⊗ 1o → 1o; outputs of degree l labelled (-1)^l unless ``irreps_out`` says).
+        channels: C for the library's channels-last features ``(..., irreps.dim, C)``, the irreps
+            those of one channel (multiplicity 1); C = 1 broadcasts.
         channel_mode: "elementwise" (channel u of x1 with channel u of x2, multiplicities equal or
             1 = broadcast; output multiplicity C) or "outer" (e3nn's "uvuv": output mul1·mul2).
         path_normalization: scale each path by 1/sqrt(number of paths into its output block).
         coupling: "sparse" (default) or "dense" (the same matrix stored dense: the baseline).
 
-    Shapes: x1 ``(..., irreps_in1.dim)`` and x2 ``(..., irreps_in2.dim)`` (``(..., C, dim)`` with
-    ``channels``), leading dims broadcast; returns ``(..., irreps_out.dim)`` (or ``(..., C, dim)``).
-    ``weight`` in ``forward``: ``(..., *weight_shape)``, leading dims broadcasting with those of
-    x1 and x2 (without the channel axis): ``(..., n_paths)`` for "path", ``(..., C, n_paths)`` for
-    "channel" — e.g. one weight per edge and path from a radial network.
+    Shapes: with ``channels``, x1 ``(..., irreps_in1.dim, C)`` and x2 ``(..., irreps_in2.dim, C)``
+    → ``(..., irreps_out.dim, C)``; without, e3nn's flat multiplicity-major ``(..., irreps.dim)``
+    (for interop) → ``(..., irreps_out.dim)``. Leading dims broadcast. ``weight`` in ``forward``:
+    ``(..., *weight_shape)``, leading dims broadcasting with those of x1 and x2 (without the
+    channel axis): ``(..., n_paths)`` for "path", ``(..., C, n_paths)`` for "channel" — e.g. one
+    weight per edge and path from a radial network.
 
     >>> tp = CGTensorProduct("0e+1o", "0e+1o")
     >>> tp.irreps_out, len(tp.paths), tp(torch.randn(10, 4), torch.randn(10, 4)).shape
@@ -101,6 +114,9 @@ class CGTensorProduct(torch.nn.Module):
     >>> a, b = torch.randn(3), torch.randn(3)
     >>> torch.allclose(cross(a, b), torch.linalg.cross(a, b) / -2 ** 0.5, atol=1e-6)
     True
+    >>> tp = CGTensorProduct("0e+1o+2e", "1o", channels=16, group="SO(3)")  # channels last
+    >>> tp.irreps_out, tp(torch.randn(10, 9, 16), torch.randn(10, 3, 1)).shape
+    (1x0e+1x1o+1x1o+1x1o+1x2e+1x2e+1x3o, torch.Size([10, 27, 16]))
     """
 
     def __init__(
@@ -110,6 +126,7 @@ class CGTensorProduct(torch.nn.Module):
         irreps_out=None,
         paths=None,
         weights: str | None = None,
+        group: str = "O(3)",
         channels: int | None = None,
         channel_mode: str = "elementwise",
         internal_weights: bool = True,
@@ -128,6 +145,7 @@ class CGTensorProduct(torch.nn.Module):
             raise ValueError(f"coupling must be 'sparse' or 'dense', got {coupling!r}")
         if paths is not None and instructions is not None:
             raise ValueError("give paths or instructions, not both")
+        self.group = check_group(group)
         self.outer = channel_mode == "outer"
         self.channel_axis = channels is not None
         self.channels = self._channels(channels, weights)
@@ -162,7 +180,7 @@ class CGTensorProduct(torch.nn.Module):
             if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
                 raise ValueError(f"channels must be a positive int, got {channels!r}")
             if (m1, m2) != (1, 1):
-                raise ValueError("channels= is for inputs (..., channels, dim) whose irreps have multiplicity 1")
+                raise ValueError("channels= is for inputs (..., dim, channels) whose irreps have multiplicity 1")
             return channels
         if m1 != m2 and 1 not in (m1, m2):
             raise ValueError(f"elementwise channels need equal multiplicities (or 1), got {m1} and {m2}")
@@ -171,14 +189,14 @@ class CGTensorProduct(torch.nn.Module):
     def _find_paths(self, irreps_out, paths, out_mul) -> list:
         found, blocks = [], []
         out = None if irreps_out is None else as_irreps(irreps_out, "irreps_out")
-        for i1, i2, ir1, ir2, ir3 in allowed_paths(self.irreps_in1, self.irreps_in2, paths):
+        for i1, i2, ir1, ir2, ir3 in allowed_paths(self.irreps_in1, self.irreps_in2, paths, self.group):
             mul1, mul2 = self.irreps_in1[i1].mul, self.irreps_in2[i2].mul
             if out is None:
                 blocks.append((out_mul(mul1, mul2), ir3))
                 found.append(Path(i1, i2, len(blocks) - 1, ir1.l, ir2.l, ir3.l))
                 continue
             for i3, (mul3, ir_o) in enumerate(out):
-                if ir_o == ir3:
+                if ir_o.l == ir3.l and allowed(ir1, ir2, ir_o, self.group):
                     self._check_mul(mul3, out_mul(mul1, mul2), (i1, i2, i3))
                     found.append(Path(i1, i2, i3, ir1.l, ir2.l, ir3.l))
         if out is None:
@@ -193,8 +211,8 @@ class CGTensorProduct(torch.nn.Module):
             if not 0 <= i < len(irreps):
                 raise ValueError(f"instruction {instruction}: no block {i} in {name} = {irreps}")
         (mul1, ir1), (mul2, ir2), (mul3, ir3) = self.irreps_in1[i1], self.irreps_in2[i2], self.irreps_out[i3]
-        if not allowed(ir1, ir2, ir3):
-            raise ValueError(f"instruction {instruction}: {ir1} ⊗ {ir2} has no {ir3} (triangle rule or parity)")
+        if not allowed(ir1, ir2, ir3, self.group):
+            raise ValueError(f"instruction {instruction}: {ir1} ⊗ {ir2} has no {ir3} under {self.group} (triangle rule or parity)")
         self._check_mul(mul3, out_mul(mul1, mul2), instruction)
         return Path(i1, i2, i3, ir1.l, ir2.l, ir3.l)
 
@@ -256,12 +274,12 @@ class CGTensorProduct(torch.nn.Module):
         self._build_layouts()
 
     def _build_layouts(self) -> None:
-        """Gathers between e3nn's layout and the channel layout (None where they coincide)."""
-        channel_layout = not self.outer and not self.channel_axis
+        """Gathers between e3nn's flat layout and channels-last (None where they coincide)."""
+        gather = not self.outer and not self.channel_axis
         for name, irreps in (("1", self.irreps_in1), ("2", self.irreps_in2)):
-            index = to_channel_layout(irreps) if channel_layout and irreps[0].mul > 1 else None
+            index = to_channel_layout(irreps) if gather and irreps[0].mul > 1 else None
             self.register_buffer(f"layout{name}", None if index is None else torch.from_numpy(index.copy()), persistent=False)
-        index = from_channel_layout(self.irreps_out) if channel_layout and self.channels > 1 else None
+        index = from_channel_layout(self.irreps_out) if gather and self.channels > 1 else None
         self.register_buffer("layout_out", None if index is None else torch.from_numpy(index.copy()), persistent=False)
 
     # -- evaluation -----------------------------------------------------------------------
@@ -271,18 +289,19 @@ class CGTensorProduct(torch.nn.Module):
         return self._paths
 
     def _canonical(self, x: torch.Tensor, irreps: Irreps, layout, name: str) -> torch.Tensor:
-        """Input as ``(..., C_x, D)``: channels on their own axis (C_x = 1 when broadcast)."""
+        """Input as ``(..., D, C_x)``: channels last (C_x = 1 when broadcast)."""
         if not torch.is_tensor(x) or not x.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor")
+        if self.channel_axis:
+            if x.dim() < 2 or x.shape[-2] != irreps.dim or x.shape[-1] not in (1, self.channels):
+                raise ValueError(f"{name} has shape {tuple(x.shape)}; expected (..., {irreps.dim}, {self.channels}) "
+                                 f"for {irreps} with channels={self.channels}")
+            return x
         if x.shape[-1:] != (irreps.dim,):
             raise ValueError(f"{name} has shape {tuple(x.shape)}; expected (..., {irreps.dim}) for {irreps}")
-        if self.channel_axis:
-            if x.dim() < 2 or x.shape[-2] not in (1, self.channels):
-                raise ValueError(f"{name} has shape {tuple(x.shape)}; expected (..., {self.channels}, {irreps.dim}) with channels={self.channels}")
-            return x
         if layout is None:
-            return x.unsqueeze(-2)
-        return x[..., layout].reshape(x.shape[:-1] + (irreps[0].mul, -1))
+            return x.unsqueeze(-1)
+        return x[..., layout].reshape(x.shape[:-1] + (-1, irreps[0].mul))
 
     def _weight(self, weight):
         if self.weight_mode is None:
@@ -298,7 +317,7 @@ class CGTensorProduct(torch.nn.Module):
         if weight.shape[-len(self.weight_shape):] != self.weight_shape:
             raise ValueError(f"weight has shape {tuple(weight.shape)}; expected (..., {', '.join(map(str, self.weight_shape))})")
         full = weight[..., self.path_of_full]
-        return full.unsqueeze(-2) if self.weight_mode == "path" else full
+        return full.unsqueeze(-1) if self.weight_mode == "path" else full.transpose(-1, -2)
 
     def _couple(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """``a (n1, N)``, ``b (n2, N)`` → coupling @ (a ⊗ b): ``(rows, N)``, in chunks of N."""
@@ -319,21 +338,21 @@ class CGTensorProduct(torch.nn.Module):
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        x1 = self._canonical(x1, self.irreps_in1, self.layout1, "x1")[..., self.used1]
-        x2 = self._canonical(x2, self.irreps_in2, self.layout2, "x2")[..., self.used2]
+        x1 = self._canonical(x1, self.irreps_in1, self.layout1, "x1")[..., self.used1, :]
+        x2 = self._canonical(x2, self.irreps_in2, self.layout2, "x2")[..., self.used2, :]
         if x1.dtype != x2.dtype:
             raise TypeError(f"x1 and x2 have different dtypes ({x1.dtype}, {x2.dtype})")
         weight = self._weight(weight)
-        batch = torch.broadcast_shapes(x1.shape[:-1], x2.shape[:-1])
-        a = x1.expand(batch + x1.shape[-1:]).reshape(-1, x1.shape[-1]).t().contiguous()
-        b = x2.expand(batch + x2.shape[-1:]).reshape(-1, x2.shape[-1]).t().contiguous()
-        y = self._couple(a, b).t().reshape(batch + (-1,))
+        batch = torch.broadcast_shapes(x1.shape[:-2] + x1.shape[-1:], x2.shape[:-2] + x2.shape[-1:])  # (..., C)
+        # the sparse coupling works on component-major columns (D, N): one copy of each input, as e3nn's flat rows
+        a, b = (x.expand(batch[:-1] + x.shape[-2:-1] + batch[-1:]).movedim(-2, 0).reshape(x.shape[-2], -1) for x in (x1, x2))
+        y = self._couple(a, b).view((-1,) + batch).movedim(0, -2)  # (..., rows, C)
         if weight is not None:
             y = y * weight.to(y.dtype)
             if self.out_of_full is not None:
-                y = y.new_zeros(y.shape[:-1] + (self.out_dim,)).index_add(-1, self.out_of_full, y)
+                y = y.new_zeros(y.shape[:-2] + (self.out_dim, y.shape[-1])).index_add(-2, self.out_of_full, y)
         if self.channel_axis:
             return y
         if self.layout_out is None:
-            return y.squeeze(-2) if y.shape[-2] == 1 else y.reshape(y.shape[:-2] + (-1,))
+            return y.squeeze(-1)
         return y.reshape(y.shape[:-2] + (-1,))[..., self.layout_out]

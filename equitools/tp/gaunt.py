@@ -14,6 +14,12 @@ odd paths through the spherical Poisson bracket {f, g} = r̂·(∇f × ∇g), wi
 With ``weights="degree"`` (per-degree weights, as in Luo et al.) each degree of x, of y and of
 the output gets a learnable weight, so a path is scaled by w1[l1] w2[l2] w_out[l3]: a rank-one
 family, not the free per-path weights of the CG product.
+
+Features are the library's channels-last layout, ``(..., (L+1)^2, C)``, channel by channel.
+There is no ``group`` argument, because it would change nothing: the inputs are spherical
+functions (parities (-1)^l) and every path, even or parity-odd, is O(3)-equivariant with the
+output parities of ``irreps_out``. So no path is "SO(3)-only" as 1o ⊗ 1o → 1o is for the CG
+product; the choice is ``parity_odd``, which adds the bracket paths.
 """
 
 from __future__ import annotations
@@ -30,29 +36,30 @@ METHODS = {"fourier": FourierGaunt, "grid": GridGaunt, "dense": DenseGaunt}
 
 
 class GauntTensorProduct(torch.nn.Module):
-    """Gaunt tensor product of two stacked-harmonics features.
+    """Gaunt tensor product of two channels-last stacked-harmonics features.
 
     Args:
         L1, L2, L_out: maximal degrees of x, y and the output.
         method: "grid" (Gauss–Legendre × uniform-φ grid, the fastest), "fourier" (2D Fourier basis,
             FFT convolution) or "dense" (dense Gaunt contraction, the reference). All are exact.
         weights: None or "degree" (learnable per-degree weights on x, y and the output, init 1).
-        channels: with "degree" weights, one set per channel: x, y shaped ``(..., channels, dim)``.
+        channels: with "degree" weights, one set per channel (C = channels); otherwise shared.
         parity_odd: also return the parity-odd (Poisson-bracket) paths.
         phi_transform: for "grid", the φ transform: "matmul" (folded into the Legendre tables,
             the default: fastest on CPU) or "fft" (real FFTs in φ); both exact.
 
-    Shapes: x ``(..., (L1+1)^2)``, y ``(..., (L2+1)^2)``, leading dims broadcast (put channels
-    in a leading dim). Returns ``(..., (L_out+1)^2)`` with parities (-1)^l (``irreps_out``), or
-    with ``parity_odd`` ``(..., 2, (L_out+1)^2)``: [..., 0, :] that product and [..., 1, :] the
-    bracket paths, parities (-1)^(l+1).
+    Shapes: x ``(..., (L1+1)^2, C)``, y ``(..., (L2+1)^2, C)``, channels last, leading dims and
+    C = 1 broadcast. Returns ``(..., irreps_out.dim, C)``: ``(L_out+1)^2`` components with
+    parities (-1)^l, followed with ``parity_odd`` by the bracket paths' ``(L_out+1)^2``, parities
+    (-1)^(l+1).
 
     >>> tp = GauntTensorProduct(2, 2, 2)
-    >>> tp.irreps_out, tp(torch.randn(10, 9), torch.randn(10, 9)).shape
-    (1x0e+1x1o+1x2e, torch.Size([10, 9]))
-    >>> GauntTensorProduct(1, 1, 2, parity_odd=True)(torch.randn(10, 4), torch.randn(10, 4)).shape
-    torch.Size([10, 2, 9])
-    >>> x, y = torch.randn(4, 9, dtype=torch.float64), torch.randn(4, 9, dtype=torch.float64)
+    >>> tp.irreps_out, tp(torch.randn(10, 9, 16), torch.randn(10, 9, 1)).shape
+    (1x0e+1x1o+1x2e, torch.Size([10, 9, 16]))
+    >>> odd = GauntTensorProduct(1, 1, 2, parity_odd=True)
+    >>> odd.irreps_out, odd(torch.randn(10, 4, 16), torch.randn(10, 4, 16)).shape
+    (1x0e+1x1o+1x2e+1x0o+1x1e+1x2o, torch.Size([10, 18, 16]))
+    >>> x, y = torch.randn(4, 9, 3, dtype=torch.float64), torch.randn(4, 9, 3, dtype=torch.float64)
     >>> fourier, dense = (GauntTensorProduct(2, 2, 2, method=m) for m in ("fourier", "dense"))
     >>> torch.allclose(fourier(x, y), dense(x, y))  # every method is exact
     True
@@ -75,34 +82,42 @@ class GauntTensorProduct(torch.nn.Module):
         self.product = METHODS[method](self.L1, self.L2, self.L_out, self.parity_odd, **options)
         self.weighted = weights == "degree"
         if self.weighted:
-            lead = () if channels is None else (channels,)
-            self.weight1 = torch.nn.Parameter(torch.ones(lead + (self.L1 + 1,)))
-            self.weight2 = torch.nn.Parameter(torch.ones(lead + (self.L2 + 1,)))
-            self.weight_out = torch.nn.Parameter(torch.ones(lead + (2,) * self.parity_odd + (self.L_out + 1,)))
-            for name, L in (("1", self.L1), ("2", self.L2), ("_out", self.L_out)):
-                degrees = torch.from_numpy(Irreps.spherical_harmonics(L).degree_index())
-                self.register_buffer(f"degrees{name}", degrees, persistent=False)
+            width = 1 if channels is None else channels
+            parts = 1 + self.parity_odd
+            self.weight1 = torch.nn.Parameter(torch.ones(self.L1 + 1, width))
+            self.weight2 = torch.nn.Parameter(torch.ones(self.L2 + 1, width))
+            self.weight_out = torch.nn.Parameter(torch.ones(parts * (self.L_out + 1), width))
+            out_degrees = [part * (self.L_out + 1) + l for part in range(parts)
+                           for l in Irreps.spherical_harmonics(self.L_out).degree_index()]
+            for name, degrees in (("1", Irreps.spherical_harmonics(self.L1).degree_index()),
+                                  ("2", Irreps.spherical_harmonics(self.L2).degree_index()), ("_out", out_degrees)):
+                self.register_buffer(f"degrees{name}", torch.as_tensor(degrees, dtype=torch.long), persistent=False)
 
     @property
     def irreps_out(self) -> Irreps:
-        """Irreps of the last output axis (of [..., 0, :] with ``parity_odd``)."""
-        return Irreps.spherical_harmonics(self.L_out)
+        """Irreps of the output's component axis: degrees 0..L_out, then (``parity_odd``) the bracket's."""
+        even = Irreps.spherical_harmonics(self.L_out)
+        return even + Irreps([(1, (l, -p)) for _, (l, p) in even]) if self.parity_odd else even
 
     def _check(self, x: torch.Tensor, L: int, name: str) -> None:
         if not torch.is_tensor(x) or not x.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor")
-        if x.shape[-1:] != ((L + 1) ** 2,):
-            raise ValueError(f"{name} has shape {tuple(x.shape)}; expected (..., {(L + 1) ** 2}) for degree {L}")
-        if self.weighted and self.channels is not None and (x.dim() < 2 or x.shape[-2] not in (1, self.channels)):
-            raise ValueError(f"{name} has shape {tuple(x.shape)}; expected (..., {self.channels}, {(L + 1) ** 2})")
+        channels = self.channels if self.weighted and self.channels is not None else None
+        if x.dim() < 2 or x.shape[-2] != (L + 1) ** 2 or (channels is not None and x.shape[-1] not in (1, channels)):
+            raise ValueError(f"{name} has shape {tuple(x.shape)}; expected (..., {(L + 1) ** 2}, {channels or 'C'}) "
+                             f"for degree {L}, channels last")
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         self._check(x, self.L1, "x")
         self._check(y, self.L2, "y")
         if x.dtype != y.dtype:
             raise TypeError(f"x and y have different dtypes ({x.dtype}, {y.dtype})")
-        if not self.weighted:
-            return self.product(x, y)
-        x = x * self.weight1[..., self.degrees1].to(x.dtype)
-        y = y * self.weight2[..., self.degrees2].to(y.dtype)
-        return self.product(x, y) * self.weight_out[..., self.degrees_out].to(x.dtype)
+        if self.weighted:
+            x = x * self.weight1[self.degrees1].to(x.dtype)
+            y = y * self.weight2[self.degrees2].to(y.dtype)
+        lead = torch.broadcast_shapes(x.shape[:-2], y.shape[:-2])
+        torch.broadcast_shapes(x.shape[-1:], y.shape[-1:])  # the channels: equal, or one of them 1
+        x, y = (t.expand(lead + t.shape[-2:]).reshape((-1,) + t.shape[-2:]) for t in (x, y))
+        z = self.product(x, y)
+        z = z.reshape(lead + z.shape[-2:])
+        return z * self.weight_out[self.degrees_out].to(z.dtype) if self.weighted else z

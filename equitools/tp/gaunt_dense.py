@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..so3 import bracket_factor, clebsch_gordan, gaunt_factor
+from .harmonic_layout import contract_components
 
 
 @lru_cache(maxsize=None)
@@ -27,18 +28,15 @@ def dense_gaunt(L1: int, L2: int, L_out: int, odd: bool = False) -> np.ndarray:
 
 
 class DenseGaunt(torch.nn.Module):
-    """x ``(..., (L1+1)^2)``, y ``(..., (L2+1)^2)`` → ``(..., (L_out+1)^2)``, or
-    ``(..., 2, (L_out+1)^2)`` with ``odd`` (Gaunt, then bracket), by one dense contraction."""
+    """x ``(N, (L1+1)^2, C1)``, y ``(N, (L2+1)^2, C2)`` (C1, C2 in {1, C}) → ``(N, k (L_out+1)^2, C)``
+    (Gaunt, then with ``odd`` the bracket), by one dense contraction."""
 
     def __init__(self, L1: int, L2: int, L_out: int, odd: bool = False):
         super().__init__()
-        self.odd = odd
         self.register_buffer("tensor", torch.tensor(dense_gaunt(L1, L2, L_out, odd)), persistent=False)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         tensor = self.tensor.to(x.dtype)
         n1, n2 = tensor.shape[:2]
-        t = (x @ tensor.reshape(n1, -1)).reshape(x.shape[:-1] + (n2, -1))
-        z = (y.unsqueeze(-2) @ t.reshape(t.shape[:-2] + (n2, -1))).squeeze(-2)
-        z = z.reshape(z.shape[:-1] + tensor.shape[2:])
-        return z if self.odd else z.squeeze(-2)
+        t = contract_components(x, tensor.reshape(n1, -1)).view(x.shape[0], n2, -1, x.shape[-1])
+        return (y.unsqueeze(2) * t).sum(1)

@@ -84,9 +84,10 @@ def from_fourier_table(L: int, p_theta: int, sine: bool) -> np.ndarray:
 class FourierGaunt(torch.nn.Module):
     """Gaunt product via 2D Fourier coefficients and FFT convolution.
 
-    x: ``(..., (L1+1)^2)``, y: ``(..., (L2+1)^2)`` (leading dims broadcast). Returns
-    ``(..., (L_out+1)^2)``, or ``(..., 2, (L_out+1)^2)`` with ``odd`` (Gaunt, then bracket).
-    Internally the rows N sit between the frequency v (the batch of the per-v matmuls) and u.
+    x: ``(N, (L1+1)^2, C1)``, y: ``(N, (L2+1)^2, C2)``, channels last (C1, C2 in {1, C}). Returns
+    ``(N, k (L_out+1)^2, C)``: the Gaunt product, then with ``odd`` the bracket (k = 2).
+    Internally the columns (N, C) sit between the frequency v (the batch of the per-v matmuls)
+    and u, so each input is copied once into that order and the result once back.
     """
 
     def __init__(self, L1: int, L2: int, L_out: int, odd: bool = False):
@@ -106,29 +107,30 @@ class FourierGaunt(torch.nn.Module):
         self.register_buffer("dv", torch.tensor(1j * np.arange(max(L1, L2) + 1)[:, None, None]), persistent=False)
 
     def _values(self, x: torch.Tensor, pairs: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """Rows ``(N, (L+1)^2)`` → torus values ``(p_phi, k, N, p_theta)``: f (and ∂θ f, ∂φ f)."""
-        gathered = torch.nn.functional.pad(x.t(), (0, 0, 0, 1))[pairs.reshape(-1)].view(*pairs.shape, -1)
-        half = torch.bmm(gathered.transpose(1, 2), table.to(x.dtype))  # (v, N, 2 p_theta)
+        """``(N, (L+1)^2, C)`` → torus values ``(p_phi, k, N, C, p_theta)``: f (and ∂θ f, ∂φ f)."""
+        columns = x.movedim(1, 0).reshape(x.shape[1], -1)  # ((L+1)^2, N C)
+        gathered = torch.nn.functional.pad(columns, (0, 0, 0, 1))[pairs.reshape(-1)].view(*pairs.shape, -1)
+        half = torch.bmm(gathered.transpose(1, 2), table.to(x.dtype))  # (v, N C, 2 p_theta)
         half = torch.view_as_complex(half.view(half.shape[:2] + (self.p_theta, 2)))
         fields = [half]
         if self.odd:
             fields += [half * self.du.to(half.dtype), half * self.dv[: half.shape[0]].to(half.dtype)]
         values = torch.fft.ifft(torch.stack(fields, dim=1), dim=-1, norm="forward")  # u → θ
-        return torch.fft.irfft(values, n=self.p_phi, dim=0, norm="forward")  # v → φ
+        values = torch.fft.irfft(values, n=self.p_phi, dim=0, norm="forward")  # v → φ
+        return values.view(values.shape[:2] + (x.shape[0], x.shape[2]) + values.shape[-1:])
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        batch = torch.broadcast_shapes(x.shape[:-1], y.shape[:-1])
-        x, y = (t.expand(batch + t.shape[-1:]).reshape(-1, t.shape[-1]) for t in (x, y))
         f = self._values(x, self.pairs1, self.to_fourier1)
         g = self._values(y, self.pairs2, self.to_fourier2)
         h = f[:, :1] * g[:, :1]
         if self.odd:
             h = torch.cat([h, f[:, 1:2] * g[:, 2:] - f[:, 2:] * g[:, 1:2]], dim=1)
+        n, channels = h.shape[2:4]
+        h = h.reshape(h.shape[:2] + (n * channels, -1))
         spectrum = torch.fft.rfft(h, dim=0, norm="forward")[: self.L_out + 1]  # φ → v
         spectrum = torch.view_as_real(torch.fft.fft(spectrum, dim=-1, norm="forward"))  # θ → u
-        spectrum = spectrum.reshape(spectrum.shape[:3] + (-1,))  # (v, P, N, 2 p_theta)
+        spectrum = spectrum.reshape(spectrum.shape[:3] + (-1,))  # (v, P, N C, 2 p_theta)
         table = self.from_fourier.to(h.dtype)
-        z = torch.stack([torch.bmm(spectrum[:, p], table[p]) for p in range(len(table))])  # (P, v, N, 2 (L+1))
-        z = z.permute(2, 0, 1, 3).reshape(z.shape[2], z.shape[0], -1)[..., self.flat]
-        z = z.reshape(batch + z.shape[1:])
-        return z if self.odd else z.squeeze(-2)
+        z = torch.stack([torch.bmm(spectrum[:, p], table[p]) for p in range(len(table))])  # (P, v, N C, 2 (L+1))
+        z = z.permute(2, 0, 1, 3).reshape(n, channels, len(table), -1)[..., self.flat]  # (N, C, P, (L_out+1)^2)
+        return z.reshape(n, channels, -1).transpose(1, 2)

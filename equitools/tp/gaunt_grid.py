@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from ..so3.quadrature import azimuthal_frequency, gauss_legendre_grid, grid_size, polar_factor
+from .harmonic_layout import contract_components
 
 
 def sphere_grid(L1: int, L2: int, L_out: int) -> tuple[int, int]:
@@ -92,8 +93,8 @@ def analysis_table(L: int, n_theta: int, n_phi: int, transform: str) -> np.ndarr
 class GridGaunt(torch.nn.Module):
     """Gaunt product x, y → ∫ f g Y_lm dΩ (and, with ``odd``, ∫ {f, g} Y_lm dΩ) on a sphere grid.
 
-    x: ``(..., (L1+1)^2)``, y: ``(..., (L2+1)^2)`` (leading dims broadcast). Returns
-    ``(..., (L_out+1)^2)``, or ``(..., 2, (L_out+1)^2)`` with ``odd`` (Gaunt, then bracket).
+    x: ``(N, (L1+1)^2, C1)``, y: ``(N, (L2+1)^2, C2)``, channels last (C1, C2 in {1, C}). Returns
+    ``(N, k (L_out+1)^2, C)``: the Gaunt product, then with ``odd`` the bracket (k = 2).
     ``phi_transform``: "matmul" (the φ transform folded into the tables) or "fft".
     """
 
@@ -111,20 +112,21 @@ class GridGaunt(torch.nn.Module):
         self.register_buffer("analysis", torch.tensor(table.reshape(-1, table.shape[-1])), persistent=False)
 
     def _values(self, x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """``(..., (L+1)^2)`` → grid values ``(..., k, n_theta, n_phi)``: f (and ∂θ f, ∂φ f / sin θ)."""
-        values = x @ table.to(x.dtype)
+        """``(N, (L+1)^2, C)`` → grid values ``(N, k, n_theta, n_phi, C)``: f (and ∂θ f, ∂φ f / sin θ)."""
+        values = contract_components(x, table.to(x.dtype))
         if not self.fft:
-            return values.reshape(x.shape[:-1] + (-1, self.n_theta, self.n_phi))
-        half = values.reshape(x.shape[:-1] + (-1, self.n_theta, self.n_phi // 2 + 1, 2))
-        return torch.fft.irfft(torch.view_as_complex(half), n=self.n_phi, dim=-1, norm="forward")
+            return values.view(x.shape[0], -1, self.n_theta, self.n_phi, x.shape[-1])
+        half = values.view(x.shape[0], -1, self.n_theta, self.n_phi // 2 + 1, 2, x.shape[-1])
+        return torch.fft.irfft(torch.complex(half[..., 0, :], half[..., 1, :]), n=self.n_phi, dim=-2, norm="forward")
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         f = self._values(x, self.synthesis1)
         g = self._values(y, self.synthesis2)
-        h = f[..., :1, :, :] * g[..., :1, :, :]
+        h = f[:, :1] * g[:, :1]
         if self.odd:
-            h = torch.cat([h, f[..., 1:2, :, :] * g[..., 2:, :, :] - f[..., 2:, :, :] * g[..., 1:2, :, :]], dim=-3)
+            h = torch.cat([h, f[:, 1:2] * g[:, 2:] - f[:, 2:] * g[:, 1:2]], dim=1)
         if self.fft:
-            h = torch.view_as_real(torch.fft.rfft(h, dim=-1, norm="forward"))
-        z = h.reshape(h.shape[:-2 - self.fft] + (-1,)) @ self.analysis.to(h.dtype)
-        return z if self.odd else z.squeeze(-2)
+            spectrum = torch.fft.rfft(h, dim=-2, norm="forward")
+            h = torch.stack([spectrum.real, spectrum.imag], dim=-2)
+        z = contract_components(h.reshape(h.shape[0] * h.shape[1], -1, h.shape[-1]), self.analysis.to(h.dtype))
+        return z.view(h.shape[0], -1, h.shape[-1])

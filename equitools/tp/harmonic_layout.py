@@ -1,4 +1,5 @@
-"""The (v, c, l) "pair" layout of stacked harmonic coefficients, shared by the sphere methods.
+"""Layouts of stacked harmonic coefficients shared by the Gaunt methods: the component map on
+channels-last features, and the (v, c, l) "pair" layout.
 
 A vector of ``(L+1)^2`` coefficients (degree-major, m = -l..l, e3nn's order) is rearranged into
 an ``(L+1, 2, L+1)`` array indexed by the azimuthal frequency v = |m|, c (0: m = +v, the cos(vφ)
@@ -43,3 +44,12 @@ def pair_table(rows: np.ndarray, L: int) -> np.ndarray:
     """Rearrange per-(l, m) rows ``((L+1)^2, ...)`` into ``(L+1, 2, L+1, ...)`` (zeros elsewhere)."""
     padded = np.concatenate([rows, np.zeros((1,) + rows.shape[1:], dtype=rows.dtype)])
     return padded[pair_index(L)]
+
+
+def contract_components(x, matrix):
+    """``y[n, k, c] = Σ_d matrix[d, k] x[n, d, c]``: a linear map on the component axis of
+    channels-last ``x (N, D, C)`` → ``(N, K, C)``, for ``matrix (D, K)``; no copy of x (one GEMM
+    when C = 1, one small GEMM per row otherwise)."""
+    if x.shape[-1] == 1:
+        return (x.reshape(x.shape[0], -1) @ matrix).unsqueeze(-1)
+    return matrix.t().unsqueeze(0) @ x

@@ -1,10 +1,10 @@
 """Irreps helpers for the tensor products: reading ``so3.Irreps`` with the argument named in
 errors, and the channel layout.
 
-Features use the flat layout of ``so3.Irreps`` (e3nn's): irreps concatenated, each block
-``mul x (2l+1)`` stored multiplicity-major. The channel layout ``(..., C, Σ(2l+1))`` puts the C
-channels of blocks that share one multiplicity C on their own axis, so that channel-wise
-products fold C into the batch.
+The library's features are channels-last, ``(..., irreps.dim, C)`` with the irreps of one
+channel (multiplicity 1). e3nn's flat layout of ``so3.Irreps`` (irreps concatenated, each block
+``mul x (2l+1)`` stored multiplicity-major) is read for interop: blocks that share one
+multiplicity C are gathered into the channels-last layout ``(..., Σ(2l+1), C)`` and back.
 """
 
 from __future__ import annotations
@@ -44,12 +44,11 @@ def common_multiplicity(irreps: Irreps, name: str) -> int:
 @lru_cache(maxsize=None)
 def _channel_permutation(irreps: Irreps) -> np.ndarray:
     mul = irreps[0].mul
-    reduced = sum(ir.dim for _, ir in irreps)
     index = np.empty(irreps.dim, dtype=np.int64)
     offset, reduced_offset = 0, 0
     for _, ir in irreps:
         for u in range(mul):
-            index[u * reduced + reduced_offset + np.arange(ir.dim)] = offset + u * ir.dim + np.arange(ir.dim)
+            index[(reduced_offset + np.arange(ir.dim)) * mul + u] = offset + u * ir.dim + np.arange(ir.dim)
         offset += mul * ir.dim
         reduced_offset += ir.dim
     index.setflags(write=False)
@@ -57,12 +56,12 @@ def _channel_permutation(irreps: Irreps) -> np.ndarray:
 
 
 def to_channel_layout(irreps: Irreps) -> np.ndarray:
-    """Gather index: e3nn flat ``(..., dim)`` → flattened ``(..., C, Σ(2l+1))`` (one multiplicity C)."""
+    """Gather index: e3nn flat ``(..., dim)`` → flattened channels-last ``(..., Σ(2l+1), C)`` (one multiplicity C)."""
     return _channel_permutation(irreps)
 
 
 def from_channel_layout(irreps: Irreps) -> np.ndarray:
-    """Gather index: flattened ``(..., C, Σ(2l+1))`` → e3nn flat ``(..., dim)``."""
+    """Gather index: flattened channels-last ``(..., Σ(2l+1), C)`` → e3nn flat ``(..., dim)``."""
     return np.argsort(_channel_permutation(irreps))
 
 
