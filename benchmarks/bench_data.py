@@ -43,10 +43,15 @@ from outputs import add_output_options, output_path
 from timing import best_time
 
 
-
 def row(section: str, method: str, frames: int, seconds: float, peer: str | None = None) -> dict:
-    return {"section": section, "method": method, "frames": frames, "seconds": seconds,
-            "frames_per_s": frames / seconds, "peer": peer}
+    return {
+        "section": section,
+        "method": method,
+        "frames": frames,
+        "seconds": seconds,
+        "frames_per_s": frames / seconds,
+        "peer": peer,
+    }
 
 
 def bench_rmd17(data: Path, tmp: Path, repeats: int) -> list[dict]:
@@ -61,8 +66,10 @@ def bench_rmd17(data: Path, tmp: Path, repeats: int) -> list[dict]:
     release = tmp / "release"
     (release / "npz_data").mkdir(parents=True)
     (release / "splits").mkdir()
-    np.savez(release / "npz_data" / "rmd17_aspirin.npz",
-             **{k: train[k] if k == "nuclear_charges" else np.concatenate([train[k], test[k]]) for k in keys})
+    np.savez(
+        release / "npz_data" / "rmd17_aspirin.npz",
+        **{k: train[k] if k == "nuclear_charges" else np.concatenate([train[k], test[k]]) for k in keys},
+    )
     np.savetxt(release / "splits" / "index_train_01.csv", np.arange(1000), fmt="%d")
     np.savetxt(release / "splits" / "index_test_01.csv", np.arange(1000, 2000), fmt="%d")
     pyg_root = tmp / "pyg"
@@ -75,19 +82,41 @@ def bench_rmd17(data: Path, tmp: Path, repeats: int) -> list[dict]:
         shutil.rmtree(cache, ignore_errors=True)
         RMD17(release, "aspirin", "all", cache_dir=cache)
 
-    rows = [row("load rMD17", "equitools RMD17, cold (parse + validate + cache)", n, best_time(cold, repeats)),
-            row("load rMD17", "torch_geometric MD17 process (force_reload)", n,
-                best_time(lambda: PygMD17(str(pyg_root), "revised aspirin", force_reload=True), repeats))]
+    rows = [
+        row("load rMD17", "equitools RMD17, cold (parse + validate + cache)", n, best_time(cold, repeats)),
+        row(
+            "load rMD17",
+            "torch_geometric MD17 process (force_reload)",
+            n,
+            best_time(lambda: PygMD17(str(pyg_root), "revised aspirin", force_reload=True), repeats),
+        ),
+    ]
     RMD17(release, "aspirin", "all", cache_dir=tmp / "cache")
-    rows += [row("load rMD17", "equitools RMD17, cache hit", n,
-                 best_time(lambda: RMD17(release, "aspirin", "all", cache_dir=tmp / "cache"), repeats)),
-             row("load rMD17", "torch_geometric MD17, processed reload", n,
-                 best_time(lambda: PygMD17(str(pyg_root), "revised aspirin"), repeats))]
+    rows += [
+        row(
+            "load rMD17",
+            "equitools RMD17, cache hit",
+            n,
+            best_time(lambda: RMD17(release, "aspirin", "all", cache_dir=tmp / "cache"), repeats),
+        ),
+        row(
+            "load rMD17",
+            "torch_geometric MD17, processed reload",
+            n,
+            best_time(lambda: PygMD17(str(pyg_root), "revised aspirin"), repeats),
+        ),
+    ]
     ours = RMD17(release, "aspirin", "all", cache_dir=tmp / "cache")
     theirs = PygMD17(str(pyg_root), "revised aspirin")
     for name, dataset in (("equitools RMD17", ours), ("torch_geometric MD17", theirs)):
-        rows.append(row("iterate", f"{name} -> DataLoader(batch_size=32)", n,
-                        best_time(lambda d=dataset: [b for b in DataLoader(d, batch_size=32)], repeats)))
+        rows.append(
+            row(
+                "iterate",
+                f"{name} -> DataLoader(batch_size=32)",
+                n,
+                best_time(lambda d=dataset: [b for b in DataLoader(d, batch_size=32)], repeats),
+            )
+        )
     return rows
 
 
@@ -103,10 +132,18 @@ def bench_extxyz(data: Path, tmp: Path, repeats: int) -> list[dict]:
         shutil.rmtree(tmp / "cache-x", ignore_errors=True)
         ExtXYZ(path, cache_dir=tmp / "cache-x")
 
-    rows = [row("load extxyz", "equitools ExtXYZ, cold", n, best_time(cold, repeats)),
-            row("load extxyz", "ase.io.read(':')", n, best_time(lambda: ase.io.read(path, ":"), repeats))]
-    rows.append(row("load extxyz", "equitools ExtXYZ, cache hit", n,
-                    best_time(lambda: ExtXYZ(path, cache_dir=tmp / "cache-x"), repeats)))
+    rows = [
+        row("load extxyz", "equitools ExtXYZ, cold", n, best_time(cold, repeats)),
+        row("load extxyz", "ase.io.read(':')", n, best_time(lambda: ase.io.read(path, ":"), repeats)),
+    ]
+    rows.append(
+        row(
+            "load extxyz",
+            "equitools ExtXYZ, cache hit",
+            n,
+            best_time(lambda: ExtXYZ(path, cache_dir=tmp / "cache-x"), repeats),
+        )
+    )
     return rows
 
 
@@ -116,8 +153,9 @@ def pandas_qm9(path: Path) -> list:
     from ase import Atoms
 
     df = pd.read_csv(path)
-    return [Atoms(symbols=ast.literal_eval(e), positions=ast.literal_eval(x))
-            for e, x in zip(df["Elements"], df["XYZ_Ang"])]
+    return [
+        Atoms(symbols=ast.literal_eval(e), positions=ast.literal_eval(x)) for e, x in zip(df["Elements"], df["XYZ_Ang"])
+    ]
 
 
 def bench_qm9(data: Path, tmp: Path, repeats: int) -> list[dict]:
@@ -132,12 +170,24 @@ def bench_qm9(data: Path, tmp: Path, repeats: int) -> list[dict]:
 
     rows = [row("load QM9 CSV", "equitools QM9, cold (parse + 19 targets + cache)", n, best_time(cold, repeats))]
     try:
-        rows.append(row("load QM9 CSV", "pandas + ast.literal_eval -> ase.Atoms", n,
-                        best_time(lambda: pandas_qm9(path), repeats)))
+        rows.append(
+            row(
+                "load QM9 CSV",
+                "pandas + ast.literal_eval -> ase.Atoms",
+                n,
+                best_time(lambda: pandas_qm9(path), repeats),
+            )
+        )
     except ImportError as exc:
         rows.append({"section": "load QM9 CSV", "method": "pandas baseline", "unavailable": str(exc)})
-    rows.append(row("load QM9 CSV", "equitools QM9, cache hit", n,
-                    best_time(lambda: QM9(path, cache_dir=tmp / "cache-q"), repeats)))
+    rows.append(
+        row(
+            "load QM9 CSV",
+            "equitools QM9, cache hit",
+            n,
+            best_time(lambda: QM9(path, cache_dir=tmp / "cache-q"), repeats),
+        )
+    )
     return rows
 
 
@@ -152,7 +202,7 @@ def bench_graphs(data: Path, repeats: int, frames: int) -> list[dict]:
     cutoff = 5.0
     ds = RMD17(data / "rmd17", "aspirin", "train", use_cache=False)
     items = [ds[k] for k in range(frames)]
-    batches = [Batch.from_data_list(items[k:k + 64]) for k in range(0, frames, 64)]
+    batches = [Batch.from_data_list(items[k : k + 64]) for k in range(0, frames, 64)]
     atoms = [Atoms(numbers=d.z.numpy(), positions=d.pos.double().numpy()) for d in items]
     transform = RadiusGraph(cutoff)
     nl = vesin.NeighborList(cutoff=cutoff, full_list=True)
@@ -162,20 +212,41 @@ def bench_graphs(data: Path, repeats: int, frames: int) -> list[dict]:
     }
     assert edges["ours"] == edges["ase"], edges
     rows = [
-        row("graph molecules", "equitools RadiusGraph, batches of 64", frames,
-            best_time(lambda: [transform(b.clone()) for b in batches], repeats)),
-        row("graph molecules", "equitools RadiusGraph, per frame", frames,
-            best_time(lambda: [transform(d.clone()) for d in items], repeats)),
-        row("graph molecules", "ase.neighborlist.neighbor_list, per frame", frames,
-            best_time(lambda: [neighbor_list("ij", a, cutoff) for a in atoms], repeats)),
-        row("graph molecules", "vesin, per frame", frames,
-            best_time(lambda: [nl.compute(a.positions, np.zeros((3, 3)), False, "ij") for a in atoms], repeats)),
+        row(
+            "graph molecules",
+            "equitools RadiusGraph, batches of 64",
+            frames,
+            best_time(lambda: [transform(b.clone()) for b in batches], repeats),
+        ),
+        row(
+            "graph molecules",
+            "equitools RadiusGraph, per frame",
+            frames,
+            best_time(lambda: [transform(d.clone()) for d in items], repeats),
+        ),
+        row(
+            "graph molecules",
+            "ase.neighborlist.neighbor_list, per frame",
+            frames,
+            best_time(lambda: [neighbor_list("ij", a, cutoff) for a in atoms], repeats),
+        ),
+        row(
+            "graph molecules",
+            "vesin, per frame",
+            frames,
+            best_time(lambda: [nl.compute(a.positions, np.zeros((3, 3)), False, "ij") for a in atoms], repeats),
+        ),
     ]
     try:
         import torch_cluster  # noqa: F401
     except ImportError:
-        rows.append({"section": "graph molecules", "method": "torch_geometric RadiusGraph",
-                     "unavailable": "needs the compiled torch-cluster extension, not installed here"})
+        rows.append(
+            {
+                "section": "graph molecules",
+                "method": "torch_geometric RadiusGraph",
+                "unavailable": "needs the compiled torch-cluster extension, not installed here",
+            }
+        )
     return rows
 
 
@@ -192,15 +263,25 @@ def bench_periodic(repeats: int) -> list[dict]:
         a = bulk("Si", cubic=True).repeat(3)
         a.rattle(0.05, seed=k)
         crystals.append(a)
-    items = [Data(pos=torch.tensor(a.positions), cell=torch.tensor(a.cell.array)[None], pbc=torch.tensor(a.pbc)[None])
-             for a in crystals]
+    items = [
+        Data(pos=torch.tensor(a.positions), cell=torch.tensor(a.cell.array)[None], pbc=torch.tensor(a.pbc)[None])
+        for a in crystals
+    ]
     transform = RadiusGraph(cutoff)
     assert transform(items[0].clone()).edge_index.shape[1] == len(neighbor_list("i", crystals[0], cutoff))
     return [
-        row("graph periodic", "equitools RadiusGraph (vesin), 216-atom Si", n,
-            best_time(lambda: [transform(d.clone()) for d in items], repeats)),
-        row("graph periodic", "ase.neighborlist.neighbor_list, 216-atom Si", n,
-            best_time(lambda: [neighbor_list("ijS", a, cutoff) for a in crystals], repeats)),
+        row(
+            "graph periodic",
+            "equitools RadiusGraph (vesin), 216-atom Si",
+            n,
+            best_time(lambda: [transform(d.clone()) for d in items], repeats),
+        ),
+        row(
+            "graph periodic",
+            "ase.neighborlist.neighbor_list, 216-atom Si",
+            n,
+            best_time(lambda: [neighbor_list("ijS", a, cutoff) for a in crystals], repeats),
+        ),
     ]
 
 
@@ -271,9 +352,15 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "data loading and neighbour-graph throughput (frames per second)",
         "command": "python benchmarks/bench_data.py" + (" --quick" if args.quick else ""),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": args.threads,
-                    "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
-                    "ase": ase.__version__, "vesin": vesin.__version__},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch_threads": args.threads,
+            "torch": torch.__version__,
+            "torch_geometric": torch_geometric.__version__,
+            "ase": ase.__version__,
+            "vesin": vesin.__version__,
+        },
         "repeats": repeats,
         "rows": rows,
     }

@@ -21,6 +21,7 @@ import resource
 import subprocess
 import sys
 import time
+
 from outputs import add_output_options, output_path
 
 REPEATS = 3
@@ -45,7 +46,12 @@ def measure(library: str, n: int, form: str) -> dict:
         rtp = o3.ReducedTensorProducts(indices, **{c: "1o" for c in indices})
         seconds = time.perf_counter() - start
         output = rtp.change_of_basis.numel() * rtp.change_of_basis.element_size()
-        return {"seconds": seconds, "peak_bytes": _rss_bytes() - baseline, "output_bytes": output, "irreps": str(rtp.irreps_out.simplify())}
+        return {
+            "seconds": seconds,
+            "peak_bytes": _rss_bytes() - baseline,
+            "output_bytes": output,
+            "irreps": str(rtp.irreps_out.simplify()),
+        }
     from equitools.ict import path_matrices
 
     path_matrices(2)  # load CG caches and thread pool machinery outside the clock
@@ -59,8 +65,11 @@ def measure(library: str, n: int, form: str) -> dict:
     else:
         output, nonzero = stack.nbytes, int(np.count_nonzero(stack))
     return {
-        "seconds": seconds, "peak_bytes": _rss_bytes() - baseline, "output_bytes": output,
-        "nonzero_fraction": nonzero / pm.dim**2, "irreps": pm.irreps,
+        "seconds": seconds,
+        "peak_bytes": _rss_bytes() - baseline,
+        "output_bytes": output,
+        "nonzero_fraction": nonzero / pm.dim**2,
+        "irreps": pm.irreps,
     }
 
 
@@ -94,19 +103,32 @@ def main() -> None:
     for n in compared:
         ours, peer = run_case("equitools", n, "dense"), run_case("e3nn", n, "dense")
         assert ours["irreps"] == peer["irreps"], (ours["irreps"], peer["irreps"])
-        rows.append({"n": n, "form": "dense", "equitools": ours, "e3nn": peer, "speedup": peer["seconds"] / ours["seconds"]})
-        print(f"n={n}: equitools {ours['seconds']:.4f} s, e3nn {peer['seconds']:.2f} s, x{rows[-1]['speedup']:.0f}", file=sys.stderr)
+        rows.append(
+            {"n": n, "form": "dense", "equitools": ours, "e3nn": peer, "speedup": peer["seconds"] / ours["seconds"]}
+        )
+        print(
+            f"n={n}: equitools {ours['seconds']:.4f} s, e3nn {peer['seconds']:.2f} s, x{rows[-1]['speedup']:.0f}",
+            file=sys.stderr,
+        )
     for n, form in alone:
         ours = run_case("equitools", n, form)
         rows.append({"n": n, "form": form, "equitools": ours, "e3nn": None, "speedup": None})
-        print(f"n={n} {form}: {ours['seconds']:.2f} s, peak/output {ours['peak_bytes'] / ours['output_bytes']:.2f}", file=sys.stderr)
+        print(
+            f"n={n} {form}: {ours['seconds']:.2f} s, peak/output {ours['peak_bytes'] / ours['output_bytes']:.2f}",
+            file=sys.stderr,
+        )
     import numpy
     import scipy
 
     report = {
         "benchmark": "ICT path matrices (all paths, float64); best of 3 fresh processes, 1 if a run exceeds 10 s",
         "command": "python benchmarks/bench_ict.py" + (" --quick" if args.quick else ""),
-        "machine": {"cpus": __import__("os").cpu_count(), "platform": platform.platform(), "numpy": numpy.__version__, "scipy": scipy.__version__},
+        "machine": {
+            "cpus": __import__("os").cpu_count(),
+            "platform": platform.platform(),
+            "numpy": numpy.__version__,
+            "scipy": scipy.__version__,
+        },
         "rows": rows,
     }
     out = output_path(args, "bench_ict")
@@ -128,7 +150,8 @@ def table(report: dict) -> str:
         lines.append(
             f"| {row['n']} | {row['form']} | {ours['seconds']:.3f} s | "
             + (f"{peer['seconds']:.2f} s | {row['speedup']:.0f}x" if peer else "not run | ")
-            + f" | {ours['peak_bytes'] / ours['output_bytes']:.2f} ({ours['output_bytes'] / 1e9:.3g} GB out) | {ours['nonzero_fraction']:.1%} |"
+            + f" | {ours['peak_bytes'] / ours['output_bytes']:.2f} ({ours['output_bytes'] / 1e9:.3g} GB out)"
+            + f" | {ours['nonzero_fraction']:.1%} |"
         )
     return "\n".join(lines)
 

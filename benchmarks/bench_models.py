@@ -89,12 +89,23 @@ PAIRS = {"equitools-escn": "fairchem-escn-32", "equitools-escn-64": "fairchem-es
 # parameters) needs about 10 s and 5 GB per aspirin frame on a CPU, so the default run uses a
 # molecular size (stated in its description) and the published one runs on its own, on 2 frames;
 # the fairchem comparison (4 models, about 15 min) runs on its own too
-DEFAULT_MODELS = [name for name in MODELS
-                  if name not in ("equitools-escn-published", "equitools-escn-64") and not name.startswith("fairchem")]
+DEFAULT_MODELS = [
+    name
+    for name in MODELS
+    if name not in ("equitools-escn-published", "equitools-escn-64") and not name.startswith("fairchem")
+]
 SIZES = {
     "equitools-freecg": {"hidden_channels": 128, "num_groups": 16, "num_layers": 4},
-    "equitools-escn": {"sphere_channels": 32, "hidden_channels": 64, "edge_channels": 32, "num_layers": 2,
-                       "lmax": 4, "mmax": 2, "num_rbf": 64, "cutoff": 5.0},
+    "equitools-escn": {
+        "sphere_channels": 32,
+        "hidden_channels": 64,
+        "edge_channels": 32,
+        "num_layers": 2,
+        "lmax": 4,
+        "mmax": 2,
+        "num_rbf": 64,
+        "cutoff": 5.0,
+    },
 }
 SIZES["equitools-escn-64"] = dict(SIZES["equitools-escn"], sphere_channels=64)
 # fairchem's eSCN-MD at the sizes of equitools' eSCN (its num_distance_basis = our num_rbf)
@@ -117,8 +128,12 @@ def load_frames(count: int):
     if path is None or not path.is_file():
         raise SystemExit(f"rMD17 aspirin not found (looked for {path}); set EQUITOOLS_DATA")
     raw = np.load(path)
-    return (raw["nuclear_charges"].astype(np.int64), raw["coords"][:count].astype(np.float64),
-            raw["energies"][:count] * KCAL_PER_MOL_IN_EV, raw["forces"][:count] * KCAL_PER_MOL_IN_EV)
+    return (
+        raw["nuclear_charges"].astype(np.int64),
+        raw["coords"][:count].astype(np.float64),
+        raw["energies"][:count] * KCAL_PER_MOL_IN_EV,
+        raw["forces"][:count] * KCAL_PER_MOL_IN_EV,
+    )
 
 
 def _status_mb(field: str) -> float:
@@ -151,10 +166,17 @@ def _setup_equitools(name, frames, device):
     from equitools.models import build
 
     z, coords, energies, forces = frames
-    data = Batch.from_data_list([
-        Data(z=torch.as_tensor(z), pos=torch.as_tensor(c, dtype=torch.float32),
-             energy=torch.tensor([e], dtype=torch.float32), forces=torch.as_tensor(f, dtype=torch.float32))
-        for c, e, f in zip(coords, energies, forces)]).to(device)
+    data = Batch.from_data_list(
+        [
+            Data(
+                z=torch.as_tensor(z),
+                pos=torch.as_tensor(c, dtype=torch.float32),
+                energy=torch.tensor([e], dtype=torch.float32),
+                forces=torch.as_tensor(f, dtype=torch.float32),
+            )
+            for c, e, f in zip(coords, energies, forces)
+        ]
+    ).to(device)
     torch.manual_seed(0)
     config = {"model": name.split("-")[1], "energy_shift": float(energies.mean() / len(z))}
     config.update(SIZES.get(name, {}))
@@ -177,10 +199,27 @@ def _setup_torchmdnet(frames, device):
 
     z, coords, energies, forces = frames
     n = len(z)
-    args = dict(model="tensornet", embedding_dimension=128, num_layers=2, num_rbf=32, rbf_type="expnorm",
-                trainable_rbf=False, activation="silu", cutoff_lower=0.0, cutoff_upper=5.0, max_z=128,
-                max_num_neighbors=64, equivariance_invariance_group="O(3)", precision=32, static_shapes=False,
-                output_model="Scalar", reduce_op="add", derivative=True, atom_filter=-1, prior_model=None)
+    args = dict(
+        model="tensornet",
+        embedding_dimension=128,
+        num_layers=2,
+        num_rbf=32,
+        rbf_type="expnorm",
+        trainable_rbf=False,
+        activation="silu",
+        cutoff_lower=0.0,
+        cutoff_upper=5.0,
+        max_z=128,
+        max_num_neighbors=64,
+        equivariance_invariance_group="O(3)",
+        precision=32,
+        static_shapes=False,
+        output_model="Scalar",
+        reduce_op="add",
+        derivative=True,
+        atom_filter=-1,
+        prior_model=None,
+    )
     torch.manual_seed(0)
     model = create_model(args).to(device)
     model.train()
@@ -202,26 +241,39 @@ def _setup_mace(frames, device):
     import numpy as np
     import torch
     from e3nn import o3
-    from mace import data as mace_data, modules, tools
+    from mace import data as mace_data
+    from mace import modules, tools
     from mace.tools import torch_geometric as mace_tg
 
     z, coords, energies, forces = frames
     table = tools.AtomicNumberTable(sorted(set(int(x) for x in z)))
-    configs = [mace_data.Configuration(atomic_numbers=z, positions=c, properties={}, property_weights={})
-               for c in coords]
+    configs = [
+        mace_data.Configuration(atomic_numbers=z, positions=c, properties={}, property_weights={}) for c in coords
+    ]
     atoms = [mace_data.AtomicData.from_config(c, z_table=table, cutoff=5.0) for c in configs]
     batch = next(iter(mace_tg.dataloader.DataLoader(atoms, batch_size=len(atoms), shuffle=False))).to(device)
     data = batch.to_dict()
     avg_neighbors = float(data["edge_index"].shape[1] / data["positions"].shape[0])
     torch.manual_seed(0)
     model = modules.ScaleShiftMACE(
-        r_max=5.0, num_bessel=8, num_polynomial_cutoff=5, max_ell=3,
+        r_max=5.0,
+        num_bessel=8,
+        num_polynomial_cutoff=5,
+        max_ell=3,
         interaction_cls=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
         interaction_cls_first=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
-        num_interactions=2, num_elements=len(table), hidden_irreps=o3.Irreps("256x0e+256x1o+256x2e"),
-        MLP_irreps=o3.Irreps("16x0e"), atomic_energies=np.zeros(len(table)), avg_num_neighbors=avg_neighbors,
-        atomic_numbers=table.zs, correlation=3, gate=torch.nn.functional.silu, radial_MLP=[64, 64, 64],
-        atomic_inter_scale=1.0, atomic_inter_shift=float(energies.mean() / len(z)),
+        num_interactions=2,
+        num_elements=len(table),
+        hidden_irreps=o3.Irreps("256x0e+256x1o+256x2e"),
+        MLP_irreps=o3.Irreps("16x0e"),
+        atomic_energies=np.zeros(len(table)),
+        avg_num_neighbors=avg_neighbors,
+        atomic_numbers=table.zs,
+        correlation=3,
+        gate=torch.nn.functional.silu,
+        radial_MLP=[64, 64, 64],
+        atomic_inter_scale=1.0,
+        atomic_inter_shift=float(energies.mean() / len(z)),
     ).to(device)
     model.train()
     e_ref = torch.as_tensor(energies, dtype=torch.get_default_dtype()).to(device)
@@ -264,17 +316,32 @@ def _setup_fairchem(name, frames, device):
     edge_index = _radius_graph(pos, count, n, size["cutoff"])
     ints = {"dtype": torch.long, "device": device}
     data = AtomicData(
-        pos=pos, atomic_numbers=torch.as_tensor(z).repeat(count).to(device),
-        cell=torch.zeros(count, 3, 3, device=device), pbc=torch.zeros(count, 3, dtype=torch.bool, device=device),
-        natoms=torch.full((count,), n, **ints), edge_index=edge_index,
+        pos=pos,
+        atomic_numbers=torch.as_tensor(z).repeat(count).to(device),
+        cell=torch.zeros(count, 3, 3, device=device),
+        pbc=torch.zeros(count, 3, dtype=torch.bool, device=device),
+        natoms=torch.full((count,), n, **ints),
+        edge_index=edge_index,
         cell_offsets=torch.zeros(edge_index.shape[1], 3, device=device),
-        nedges=torch.bincount(batch[edge_index[1]], minlength=count), charge=torch.zeros(count, **ints),
-        spin=torch.zeros(count, **ints), fixed=torch.zeros(count * n, **ints), tags=torch.zeros(count * n, **ints),
-        batch=batch, sid=[""] * count)
+        nedges=torch.bincount(batch[edge_index[1]], minlength=count),
+        charge=torch.zeros(count, **ints),
+        spin=torch.zeros(count, **ints),
+        fixed=torch.zeros(count * n, **ints),
+        tags=torch.zeros(count * n, **ints),
+        batch=batch,
+        sid=[""] * count,
+    )
     torch.manual_seed(0)
     backbone = eSCNMDBackbone(
-        max_num_elements=100, otf_graph=False, always_use_pbc=False, use_dataset_embedding=False,
-        direct_forces=False, regress_forces=True, distance_function="gaussian", **size)
+        max_num_elements=100,
+        otf_graph=False,
+        always_use_pbc=False,
+        use_dataset_embedding=False,
+        direct_forces=False,
+        regress_forces=True,
+        distance_function="gaussian",
+        **size,
+    )
     head = MLP_EFS_Head(backbone, wrap_property=False)
     model = torch.nn.ModuleDict({"backbone": backbone, "head": head}).to(device)
     model.train()
@@ -319,8 +386,15 @@ def _compile_check(model, data) -> dict:
     }
 
 
-def worker(name: str, frames_count: int, steps: int, budget_s: float, device: str, compile_check: bool,
-           threads: int | None = None) -> dict:
+def worker(
+    name: str,
+    frames_count: int,
+    steps: int,
+    budget_s: float,
+    device: str,
+    compile_check: bool,
+    threads: int | None = None,
+) -> dict:
     import torch
 
     torch.set_default_dtype(torch.float32)
@@ -359,10 +433,18 @@ def worker(name: str, frames_count: int, steps: int, budget_s: float, device: st
         times.append(one())
     faults, system_s = _fault_cost(usage, resource.getrusage(resource.RUSAGE_SELF))
     peak = (torch.cuda.max_memory_allocated() / 2**20) if device.startswith("cuda") else _status_mb("VmHWM") - base
-    result = {"model": name, "params": params, "first_step_s": first, "step_s": statistics.median(times),
-              "step_s_all": times, "peak_memory_mb": peak, "threads": torch.get_num_threads(),
-              "page_faults_per_step": faults / len(times), "kernel_cpu_s_per_step": system_s / len(times),
-              "torch": torch.__version__}
+    result = {
+        "model": name,
+        "params": params,
+        "first_step_s": first,
+        "step_s": statistics.median(times),
+        "step_s_all": times,
+        "peak_memory_mb": peak,
+        "threads": torch.get_num_threads(),
+        "page_faults_per_step": faults / len(times),
+        "kernel_cpu_s_per_step": system_s / len(times),
+        "torch": torch.__version__,
+    }
     result.update({key: value for key, value in extra.items() if value is not None})
     if compile_check and name == "equitools-tensornet":
         result["compile"] = _compile_check(model, data)
@@ -378,7 +460,7 @@ def requirements(section: str) -> list[str]:
     for line in REQUIREMENTS.read_text().splitlines():
         line = line.strip()
         if line.startswith("# [") and "]" in line:
-            current = line[3:line.index("]")].strip()
+            current = line[3 : line.index("]")].strip()
             found.setdefault(current, [])
         elif line and not line.startswith("#"):
             found[current].append(line.split(" #")[0].strip())
@@ -396,8 +478,11 @@ def bench_python(env: Path, section: str = "bench") -> Path:
     import torch
 
     packages = requirements(section)
-    print(f"creating the benchmark environment {env} (torch {torch.__version__.split('+')[0]}, "
-          f"then {' '.join(packages)})", flush=True)
+    print(
+        f"creating the benchmark environment {env} (torch {torch.__version__.split('+')[0]}, "
+        f"then {' '.join(packages)})",
+        flush=True,
+    )
     subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
     pip = [str(python), "-m", "pip", "install", "-q"]
     subprocess.run(pip + [f"torch=={torch.__version__.split('+')[0]}"], check=True)
@@ -408,8 +493,20 @@ def bench_python(env: Path, section: str = "bench") -> Path:
 
 def run_worker(python: Path, name: str, args, compile_check: bool) -> dict:
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", PYTHONWARNINGS="ignore")
-    cmd = [str(python), str(Path(__file__).resolve()), "--worker", name, "--frames", str(args.frames),
-           "--steps", str(args.steps), "--budget", str(args.budget), "--device", args.device]
+    cmd = [
+        str(python),
+        str(Path(__file__).resolve()),
+        "--worker",
+        name,
+        "--frames",
+        str(args.frames),
+        "--steps",
+        str(args.steps),
+        "--budget",
+        str(args.budget),
+        "--device",
+        args.device,
+    ]
     if compile_check:
         cmd.append("--compile-check")
     if args.threads:
@@ -431,14 +528,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--slow", type=float, default=30.0, help="models slower than this (s/step) run one round")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads of every model (default: torch's, one per core); 1 keeps the "
-                             "ratios steady while other processes load a 2-core machine")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads of every model (default: torch's, one per core); 1 keeps the "
+        "ratios steady while other processes load a 2-core machine",
+    )
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS))
-    parser.add_argument("--env", default=str(ROOT / ENVIRONMENTS["bench"]),
-                        help="environment of torchmd-net and MACE (made on first use)")
-    parser.add_argument("--fairchem-env", default=str(ROOT / ENVIRONMENTS["bench-fairchem"]),
-                        help="environment of fairchem-core (made on first use)")
+    parser.add_argument(
+        "--env",
+        default=str(ROOT / ENVIRONMENTS["bench"]),
+        help="environment of torchmd-net and MACE (made on first use)",
+    )
+    parser.add_argument(
+        "--fairchem-env",
+        default=str(ROOT / ENVIRONMENTS["bench-fairchem"]),
+        help="environment of fairchem-core (made on first use)",
+    )
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--quick", action="store_true", help="1 round, 2 steps, no compile check")
     parser.add_argument("--compile-check", action="store_true", help=argparse.SUPPRESS)
@@ -446,8 +553,11 @@ def main() -> None:
     add_output_options(parser, "bench_models")
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.frames, args.steps, args.budget, args.device, args.compile_check,
-                                args.threads)))
+        print(
+            json.dumps(
+                worker(args.worker, args.frames, args.steps, args.budget, args.device, args.compile_check, args.threads)
+            )
+        )
         return
     if args.quick:
         args.rounds, args.steps, args.budget, args.no_compile_check = 1, 2, 2.0, True
@@ -478,14 +588,17 @@ def main() -> None:
             summary[name] = {"description": MODELS[name][1], "error": results[-1].get("error")}
             continue
         # the best round: on a shared machine the other processes only ever slow a round down
-        entry = {"description": MODELS[name][1], "params": good[0]["params"],
-                 "step_s": min(x["step_s"] for x in good),
-                 "step_s_median": statistics.median(x["step_s"] for x in good),
-                 "step_s_rounds": [x["step_s"] for x in good],
-                 "first_step_s_rounds": [x["first_step_s"] for x in good],
-                 "peak_memory_mb": statistics.median(x["peak_memory_mb"] for x in good),
-                 "page_faults_per_step": statistics.median(x["page_faults_per_step"] for x in good),
-                 "kernel_cpu_s_per_step": statistics.median(x["kernel_cpu_s_per_step"] for x in good)}
+        entry = {
+            "description": MODELS[name][1],
+            "params": good[0]["params"],
+            "step_s": min(x["step_s"] for x in good),
+            "step_s_median": statistics.median(x["step_s"] for x in good),
+            "step_s_rounds": [x["step_s"] for x in good],
+            "first_step_s_rounds": [x["first_step_s"] for x in good],
+            "peak_memory_mb": statistics.median(x["peak_memory_mb"] for x in good),
+            "page_faults_per_step": statistics.median(x["page_faults_per_step"] for x in good),
+            "kernel_cpu_s_per_step": statistics.median(x["kernel_cpu_s_per_step"] for x in good),
+        }
         for x in good:
             if "compile" in x:
                 entry["compile"] = x["compile"]
@@ -519,39 +632,53 @@ def main() -> None:
         "benchmark": "training step (energy + forces + parameter gradients), float32",
         "load_average_at_end": load,
         "batch": f"{args.frames} rMD17 aspirin frames ({args.frames * 21} atoms)",
-        "device": args.device if args.device != "cpu" else f"cpu ({platform.processor() or platform.machine()}, "
-                                                                 f"{os.cpu_count()} cores)",
-        "torch": torch.__version__, "rounds": args.rounds, "threads": args.threads or torch.get_num_threads(),
+        "device": args.device
+        if args.device != "cpu"
+        else f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)",
+        "torch": torch.__version__,
+        "rounds": args.rounds,
+        "threads": args.threads or torch.get_num_threads(),
         "command": " ".join(["python benchmarks/bench_models.py", *sys.argv[1:]]),
         "allocator_settings": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
-        "wall_s": round(time.time() - started, 1), "date": time.strftime("%Y-%m-%d"), "models": summary,
+        "wall_s": round(time.time() - started, 1),
+        "date": time.strftime("%Y-%m-%d"),
+        "models": summary,
     }
     out = output_path(args, "bench_models")
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(report, indent=2) + "\n")
     os.replace(tmp, out)
     print(f"\n{report['benchmark']}; {report['batch']}; {report['device']}; torch {report['torch']}")
-    print(f"{'model':22s} {'params':>10s} {'s/step':>9s} {'peak MB':>9s} {'vs torchmd-net':>15s} {'vs MACE':>9s}"
-          f" {'faults/step':>12s} {'kernel s/step':>14s}")
+    print(
+        f"{'model':22s} {'params':>10s} {'s/step':>9s} {'peak MB':>9s} {'vs torchmd-net':>15s} {'vs MACE':>9s}"
+        f" {'faults/step':>12s} {'kernel s/step':>14s}"
+    )
     for name, entry in summary.items():
         if "step_s" not in entry:
             print(f"{name:22s} failed: {entry['error']}")
             continue
         tn = entry.get("speedup_vs_torchmdnet_tensornet")
         mace = entry.get("speedup_vs_mace")
-        print(f"{name:22s} {entry['params']:>10,d} {entry['step_s']:>9.3f} {entry['peak_memory_mb']:>9.0f} "
-              f"{(f'{tn:.2f}x' if tn else ''):>15s} {(f'{mace:.2f}x' if mace else ''):>9s}"
-              f" {entry['page_faults_per_step']:>12,.0f} {entry['kernel_cpu_s_per_step']:>14.2f}")
+        print(
+            f"{name:22s} {entry['params']:>10,d} {entry['step_s']:>9.3f} {entry['peak_memory_mb']:>9.0f} "
+            f"{(f'{tn:.2f}x' if tn else ''):>15s} {(f'{mace:.2f}x' if mace else ''):>9s}"
+            f" {entry['page_faults_per_step']:>12,.0f} {entry['kernel_cpu_s_per_step']:>14.2f}"
+        )
     for name, entry in summary.items():
         pair = entry.get("vs_fairchem")
         if pair:
             rounds = ", ".join(f"{x:.2f}" for x in pair["speedup_rounds"])
-            print(f"{name} vs {pair['peer']}: {pair['speedup']:.2f}x faster (median {pair['speedup_median']:.2f}x; "
-                  f"rounds {rounds}), memory {pair['memory_ratio']:.2f}x")
+            print(
+                f"{name} vs {pair['peer']}: {pair['speedup']:.2f}x faster (median {pair['speedup_median']:.2f}x; "
+                f"rounds {rounds}), memory {pair['memory_ratio']:.2f}x"
+            )
     compile_info = summary.get("equitools-tensornet", {}).get("compile")
     if compile_info:
-        print(f"torch.compile (inductor) TensorNet inference: {compile_info['compiled_inference_s']:.3f} s vs eager "
-              f"{compile_info['eager_inference_s']:.3f} s; max |ΔF| = {compile_info['max_abs_diff_forces_eV_per_A']:.1e} eV/Å")
+        print(
+            f"torch.compile (inductor) TensorNet inference: {compile_info['compiled_inference_s']:.3f} s vs eager "
+            f"{compile_info['eager_inference_s']:.3f} s; "
+            f"max |ΔF| = {compile_info['max_abs_diff_forces_eV_per_A']:.1e} eV/Å"
+        )
     print(f"wrote {out} ({report['wall_s']} s)")
 
 

@@ -47,19 +47,30 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from e3nn import o3  # noqa: E402
-
-from equitools.tp import CGTensorProduct, GauntTensorProduct  # noqa: E402
 from outputs import add_output_options, output_path  # noqa: E402
 from timing import best_time  # noqa: E402
 
-METHODS = ["e3nn_full", "e3nn_grid", "cg_dense", "cg_sparse", "gaunt_dense", "gaunt_fourier", "gaunt_grid", "gaunt_grid_fft",
-           "gaunt_grid_odd"]
+from equitools.tp import CGTensorProduct, GauntTensorProduct  # noqa: E402
+
+METHODS = [
+    "e3nn_full",
+    "e3nn_grid",
+    "cg_dense",
+    "cg_sparse",
+    "gaunt_dense",
+    "gaunt_fourier",
+    "gaunt_grid",
+    "gaunt_grid_fft",
+    "gaunt_grid_odd",
+]
 MEMORY_ELEMENTS = 1.5e8  # largest intermediate per call (float32 elements), ~0.6 GB
 
 
 def full_dim(L: int) -> int:
     """Output dimension of the full CG product of two degree-L stacks (every path, l3 <= L)."""
-    return sum(2 * l3 + 1 for l1 in range(L + 1) for l2 in range(L + 1) for l3 in range(abs(l1 - l2), min(l1 + l2, L) + 1))
+    return sum(
+        2 * l3 + 1 for l1 in range(L + 1) for l2 in range(L + 1) for l3 in range(abs(l1 - l2), min(l1 + l2, L) + 1)
+    )
 
 
 def build(method: str, L: int):
@@ -71,7 +82,10 @@ def build(method: str, L: int):
         return o3.FullTensorProduct(sh, sh, filter_ir_out=every), n * n + full_dim(L)
     if method == "e3nn_grid":
         res = (3 * L + 2 + (3 * L) % 2, 3 * L + 1)  # smallest exact resolution (beta even)
-        to_grid, from_grid = o3.ToS2Grid(L, res, normalization="integral"), o3.FromS2Grid(res, L, normalization="integral")
+        to_grid, from_grid = (
+            o3.ToS2Grid(L, res, normalization="integral"),
+            o3.FromS2Grid(res, L, normalization="integral"),
+        )
         return (lambda x, y: from_grid(to_grid(x) * to_grid(y))), 3 * res[0] * res[1]
     if method in ("cg_dense", "cg_sparse"):
         return CGTensorProduct(sh, sh, coupling=method[3:]), 2 * n * n + full_dim(L)
@@ -82,12 +96,17 @@ def build(method: str, L: int):
     return (lambda x, y: gaunt(x[..., None], y[..., None])), per_row  # rows as (rows, (L+1)^2, 1): one channel
 
 
-def measure(method: str, L: int, rows: int, repeats: int, budget: float, fixed_rows: int | None = None,
-            cg_lmax: int = 10) -> dict:
+def measure(
+    method: str, L: int, rows: int, repeats: int, budget: float, fixed_rows: int | None = None, cg_lmax: int = 10
+) -> dict:
     if method in ("cg_dense", "cg_sparse", "gaunt_dense") and L > cg_lmax:
         return {"method": method, "L": L, "skipped": f"L > --cg-lmax {cg_lmax} (CG coefficients take minutes to build)"}
     if method == "cg_dense" and full_dim(L) * (L + 1) ** 4 > 5e6:
-        return {"method": method, "L": L, "skipped": f"dense coupling matrix of {full_dim(L) * (L + 1) ** 4:.1e} entries"}
+        return {
+            "method": method,
+            "L": L,
+            "skipped": f"dense coupling matrix of {full_dim(L) * (L + 1) ** 4:.1e} entries",
+        }
     start = time.perf_counter()
     module, per_row = build(method, L)
     build_s = time.perf_counter() - start
@@ -114,7 +133,11 @@ def measure(method: str, L: int, rows: int, repeats: int, budget: float, fixed_r
     xg, yg = inputs(measured, grad=True)
     scale = rows / measured
     return {
-        "method": method, "L": L, "rows": rows, "rows_measured": measured, "build_s": build_s,
+        "method": method,
+        "L": L,
+        "rows": rows,
+        "rows_measured": measured,
+        "build_s": build_s,
         "forward_s": best_time(lambda: forward(x, y), repeats, warmup=True) * scale,
         "forward_backward_s": best_time(lambda: forward_backward(xg, yg), repeats, warmup=True) * scale,
     }
@@ -135,7 +158,9 @@ def table(results: list, degrees: list, key: str) -> str:
         cells = []
         for method in METHODS:
             (r,) = [r for r in results if r["method"] == method and r["L"] == L]
-            cells.append("—" if key not in r else f"{1e3 * r[key]:.1f}" + ("*" if r["rows_measured"] < r["rows"] else ""))
+            cells.append(
+                "—" if key not in r else f"{1e3 * r[key]:.1f}" + ("*" if r["rows_measured"] < r["rows"] else "")
+            )
         lines.append(f"| {L} | " + " | ".join(cells) + " |")
     for L_min in (1, 4):
         fits = [exponent(results, m, key, L_min) for m in METHODS]
@@ -166,9 +191,16 @@ def main() -> None:
         for method in METHODS:
             results.append(measure(method, L, rows, args.repeats, args.budget, cg_lmax=args.cg_lmax))
             r = results[-1]
-            print(f"L={L:2d} {method:15s} " + (r["skipped"] if "skipped" in r else
-                  f"fwd {1e3 * r['forward_s']:9.1f} ms  fwd+bwd {1e3 * r['forward_backward_s']:9.1f} ms  "
-                  f"rows {r['rows_measured']:6d}  build {r['build_s']:5.1f} s"), flush=True)
+            print(
+                f"L={L:2d} {method:15s} "
+                + (
+                    r["skipped"]
+                    if "skipped" in r
+                    else f"fwd {1e3 * r['forward_s']:9.1f} ms  fwd+bwd {1e3 * r['forward_backward_s']:9.1f} ms  "
+                    f"rows {r['rows_measured']:6d}  build {r['build_s']:5.1f} s"
+                ),
+                flush=True,
+            )
     summary = {}
     if 8 in degrees:  # the headline ratio, also on identical rows (those e3nn_full ran on)
         at8 = {r["method"]: r for r in results if r["L"] == 8 and "skipped" not in r}
@@ -183,14 +215,34 @@ def main() -> None:
             summary[f"e3nn_grid_over_gaunt_grid_L8_{key[:-2]}"] = at8["e3nn_grid"][key] / at8["gaunt_grid"][key]
     report = {
         "command": "python benchmarks/bench_tp.py" + (" --quick" if args.quick else ""),
-        "config": {"edges": args.edges, "channels": args.channels, "rows": rows, "degrees": degrees, "repeats": args.repeats,
-                   "budget_s": args.budget, "cg_lmax": args.cg_lmax, "dtype": "float32", "threads": args.threads},
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
-                    "e3nn": __import__("e3nn").__version__, "load_average": os.getloadavg(),
-                    "date": time.strftime("%Y-%m-%d %H:%M:%S")},
+        "config": {
+            "edges": args.edges,
+            "channels": args.channels,
+            "rows": rows,
+            "degrees": degrees,
+            "repeats": args.repeats,
+            "budget_s": args.budget,
+            "cg_lmax": args.cg_lmax,
+            "dtype": "float32",
+            "threads": args.threads,
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch": torch.__version__,
+            "e3nn": __import__("e3nn").__version__,
+            "load_average": os.getloadavg(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        },
         "results": results,
-        "exponents": {m: {f"{k}_L>={L_min}": exponent(results, m, k, L_min) for k in ("forward_s", "forward_backward_s")
-                          for L_min in (1, 4)} for m in METHODS},
+        "exponents": {
+            m: {
+                f"{k}_L>={L_min}": exponent(results, m, k, L_min)
+                for k in ("forward_s", "forward_backward_s")
+                for L_min in (1, 4)
+            }
+            for m in METHODS
+        },
         "summary": summary,
         "elapsed_s": time.perf_counter() - started,
     }
@@ -198,7 +250,10 @@ def main() -> None:
     temporary = out.with_suffix(".tmp")
     temporary.write_text(json.dumps(report, indent=1))
     temporary.replace(out)
-    print(f"\nrows = {args.edges} edges x {args.channels} channels = {rows}; times in ms; * = measured on fewer rows, scaled\n")
+    print(
+        f"\nrows = {args.edges} edges x {args.channels} channels = {rows}; times in ms; "
+        "* = measured on fewer rows, scaled\n"
+    )
     print("Forward\n\n" + table(results, degrees, "forward_s") + "\n")
     print("Forward + backward\n\n" + table(results, degrees, "forward_backward_s") + "\n")
     for key, value in summary.items():

@@ -13,11 +13,19 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def add_output_options(parser: argparse.ArgumentParser, name: str, *flags: str) -> None:
     """``--save`` and the output option ``flags`` (default ``--output``) for ``results/<name>.json``."""
-    parser.add_argument("--save", action="store_true",
-                        help=f"overwrite the tracked results/{name}.json (default: a new results/runs/{name}-<UTC "
-                             "time>.json)")
-    parser.add_argument(*(flags or ("--output",)), dest="output", type=Path, default=None, metavar="FILE",
-                        help="write the results to FILE instead")
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help=f"overwrite the tracked results/{name}.json (default: a new results/runs/{name}-<UTC time>.json)",
+    )
+    parser.add_argument(
+        *(flags or ("--output",)),
+        dest="output",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the results to FILE instead",
+    )
 
 
 def output_path(args: argparse.Namespace, name: str) -> Path:

@@ -13,8 +13,18 @@ from pathlib import Path
 
 import yaml
 
-MOLECULES = ("aspirin", "azobenzene", "benzene", "ethanol", "malonaldehyde", "naphthalene", "paracetamol",
-             "salicylic", "toluene", "uracil")
+MOLECULES = (
+    "aspirin",
+    "azobenzene",
+    "benzene",
+    "ethanol",
+    "malonaldehyde",
+    "naphthalene",
+    "paracetamol",
+    "salicylic",
+    "toluene",
+    "uracil",
+)
 QM9_TARGETS = ("U0", "homo", "lumo", "gap", "mu")
 
 # Model hyperparameters (names as in equitools.models):
@@ -26,39 +36,97 @@ QM9_TARGETS = ("U0", "homo", "lumo", "gap", "mu")
 #   CPU). There is no published rMD17/QM9 recipe; ESCN_MOLECULES below is our molecule-sized choice.
 # - FreeCG: Shao et al., ICLR 2025 (arXiv:2407.02263): the registry defaults (256 channels, 9 layers,
 #   8 heads, 32 groups, sparse CG paths, shuffling, attention enhancer), cutoff 5 Å.
-ESCN_MOLECULES = {"sphere_channels": 64, "hidden_channels": 128, "edge_channels": 64, "num_layers": 4, "lmax": 4,
-                  "mmax": 2, "num_rbf": 250, "cutoff": 5.0}
-ESCN_NOTE = ("eSCN has no published molecular recipe (Passaro & Zitnick 2023 give OC20 settings only). Our "
-             "molecule-sized choice: lmax 4 with mmax 2 keeps the SO(2) reduction and degrees beyond 2; 64 "
-             "sphere / 128 hidden / 64 edge channels make 9.3 million parameters, about FreeCG's published "
-             "size (10.3 million; OC20's eSCN: 157 million); 4 layers of 5 Å (the other models' molecular "
-             "cutoff) span any rMD17 or QM9 molecule; 250 Gaussians keep OC20's 0.02 Å spacing.")
+ESCN_MOLECULES = {
+    "sphere_channels": 64,
+    "hidden_channels": 128,
+    "edge_channels": 64,
+    "num_layers": 4,
+    "lmax": 4,
+    "mmax": 2,
+    "num_rbf": 250,
+    "cutoff": 5.0,
+}
+ESCN_NOTE = (
+    "eSCN has no published molecular recipe (Passaro & Zitnick 2023 give OC20 settings only). Our "
+    "molecule-sized choice: lmax 4 with mmax 2 keeps the SO(2) reduction and degrees beyond 2; 64 "
+    "sphere / 128 hidden / 64 edge channels make 9.3 million parameters, about FreeCG's published "
+    "size (10.3 million; OC20's eSCN: 157 million); 4 layers of 5 Å (the other models' molecular "
+    "cutoff) span any rMD17 or QM9 molecule; 250 Gaussians keep OC20's 0.02 Å spacing."
+)
 MODELS = {
     "tensornet": {
-        "rmd17": {"hidden_channels": 128, "num_layers": 2, "num_rbf": 32, "rbf_type": "expnorm", "cutoff": 4.5,
-                  "equivariance_group": "O(3)"},
-        "qm9": {"hidden_channels": 256, "num_layers": 3, "num_rbf": 64, "rbf_type": "expnorm", "cutoff": 5.0,
-                "equivariance_group": "O(3)"},
+        "rmd17": {
+            "hidden_channels": 128,
+            "num_layers": 2,
+            "num_rbf": 32,
+            "rbf_type": "expnorm",
+            "cutoff": 4.5,
+            "equivariance_group": "O(3)",
+        },
+        "qm9": {
+            "hidden_channels": 256,
+            "num_layers": 3,
+            "num_rbf": 64,
+            "rbf_type": "expnorm",
+            "cutoff": 5.0,
+            "equivariance_group": "O(3)",
+        },
     },
     "escn": {"rmd17": ESCN_MOLECULES, "qm9": ESCN_MOLECULES},
     "freecg": {
-        "rmd17": {"hidden_channels": 256, "num_layers": 9, "num_heads": 8, "num_groups": 32, "num_rbf": 32,
-                  "cutoff": 5.0},
-        "qm9": {"hidden_channels": 256, "num_layers": 9, "num_heads": 8, "num_groups": 32, "num_rbf": 32,
-                "cutoff": 5.0},
+        "rmd17": {
+            "hidden_channels": 256,
+            "num_layers": 9,
+            "num_heads": 8,
+            "num_groups": 32,
+            "num_rbf": 32,
+            "cutoff": 5.0,
+        },
+        "qm9": {
+            "hidden_channels": 256,
+            "num_layers": 9,
+            "num_heads": 8,
+            "num_groups": 32,
+            "num_rbf": 32,
+            "cutoff": 5.0,
+        },
     },
 }
 NOTES = {"escn": ESCN_NOTE}  # written as a comment at the top of each of the model's configs
 
 # Training recipes: torchmd-net's TensorNet-rMD17.yaml / TensorNet-QM9.yaml (the TensorNet paper's runs),
 # used for every model on the same data set so that the models are compared under one protocol.
-RMD17_TRAINING = {"max_epochs": 10000, "lr": 1.0e-3, "lr_warmup_steps": 500, "lr_factor": 0.8, "lr_patience": 25,
-                  "lr_min": 1.0e-8, "early_stopping_patience": 300, "energy_weight": 0.5, "force_weight": 0.5,
-                  "ema_decay": None, "gradient_clip": 40.0, "reference_energies": "fit", "weight_decay": 0.0,
-                  "seed": 12345}
-QM9_TRAINING = {"max_epochs": 3000, "lr": 1.0e-4, "lr_warmup_steps": 1000, "lr_factor": 0.8, "lr_patience": 15,
-                "lr_min": 1.0e-7, "early_stopping_patience": 150, "energy_weight": 1.0, "force_weight": 0.0,
-                "ema_decay": None, "gradient_clip": 40.0, "weight_decay": 0.0, "seed": 1}
+RMD17_TRAINING = {
+    "max_epochs": 10000,
+    "lr": 1.0e-3,
+    "lr_warmup_steps": 500,
+    "lr_factor": 0.8,
+    "lr_patience": 25,
+    "lr_min": 1.0e-8,
+    "early_stopping_patience": 300,
+    "energy_weight": 0.5,
+    "force_weight": 0.5,
+    "ema_decay": None,
+    "gradient_clip": 40.0,
+    "reference_energies": "fit",
+    "weight_decay": 0.0,
+    "seed": 12345,
+}
+QM9_TRAINING = {
+    "max_epochs": 3000,
+    "lr": 1.0e-4,
+    "lr_warmup_steps": 1000,
+    "lr_factor": 0.8,
+    "lr_patience": 15,
+    "lr_min": 1.0e-7,
+    "early_stopping_patience": 150,
+    "energy_weight": 1.0,
+    "force_weight": 0.0,
+    "ema_decay": None,
+    "gradient_clip": 40.0,
+    "weight_decay": 0.0,
+    "seed": 1,
+}
 INTENSIVE = {"homo", "lumo", "gap", "mu"}  # no per-element reference energies for these
 # mu through the dipole head (|Σ q_i r_i|, neutral charges) as in TorchMD-ET/TensorNet's QM9 runs;
 # the other targets through the sum of atomic contributions, as the recipes above
@@ -69,8 +137,17 @@ def rmd17(model: str, molecule: str) -> dict:
     """rMD17 split 01: 950 train / 50 validation from the train file, the test file as test set."""
     return {
         "model": {"model": model, **MODELS[model]["rmd17"]},
-        "data": {"format": "rmd17", "path": None, "molecule": molecule, "split_index": 1, "n_train": 950,
-                 "n_val": 50, "seed": 0, "batch_size": 8, "val_batch_size": 64},
+        "data": {
+            "format": "rmd17",
+            "path": None,
+            "molecule": molecule,
+            "split_index": 1,
+            "n_train": 950,
+            "n_val": 50,
+            "seed": 0,
+            "batch_size": 8,
+            "val_batch_size": 64,
+        },
         "training": copy.deepcopy(RMD17_TRAINING),
         "trainer": {"accelerator": "auto", "devices": 1},
         "output": {"dir": f"runs/rmd17/{model}/{molecule}"},
@@ -83,8 +160,17 @@ def qm9(model: str, target: str) -> dict:
     training["reference_energies"] = "none" if target in INTENSIVE else "fit"
     return {
         "model": {"model": model, **MODELS[model]["qm9"], "readout": READOUT.get(target, "sum")},
-        "data": {"format": "qm9", "path": "qm9pack", "target": target, "n_train": 110000, "n_val": 10000,
-                 "n_test": None, "seed": 1, "batch_size": 16, "val_batch_size": 128},
+        "data": {
+            "format": "qm9",
+            "path": "qm9pack",
+            "target": target,
+            "n_train": 110000,
+            "n_val": 10000,
+            "n_test": None,
+            "seed": 1,
+            "batch_size": 16,
+            "val_batch_size": 128,
+        },
         "training": training,
         "trainer": {"accelerator": "auto", "devices": 1},
         "output": {"dir": f"runs/qm9/{model}/{target}"},

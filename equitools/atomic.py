@@ -32,8 +32,12 @@ def atomic_write(path: str | Path, write: Callable[[IO], None], mode: str = "wb"
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     exclusive = os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     try:
-        with open(tmp, mode, encoding=None if "b" in mode else "utf-8",
-                  opener=lambda name, flags: os.open(name, flags | exclusive, 0o666)) as f:
+        with open(
+            tmp,
+            mode,
+            encoding=None if "b" in mode else "utf-8",
+            opener=lambda name, flags: os.open(name, flags | exclusive, 0o666),
+        ) as f:
             if keep is not None:
                 os.fchmod(f.fileno(), keep)
             write(f)

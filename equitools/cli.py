@@ -9,8 +9,10 @@ import sys
 
 from .extras import MissingExtraError
 
-DESCRIPTION = ("Equivariant deep learning on atoms: irreducible Cartesian tensors, data sets, training "
-               "machine-learning force fields, evaluating them and running molecular dynamics with them.")
+DESCRIPTION = (
+    "Equivariant deep learning on atoms: irreducible Cartesian tensors, data sets, training "
+    "machine-learning force fields, evaluating them and running molecular dynamics with them."
+)
 EPILOG = "Run 'equitools COMMAND --help' for the options of a command. New here? Try 'equitools demo --quick'."
 
 COMMANDS = {

@@ -14,8 +14,9 @@ class MissingExtraError(ImportError):
 
 
 def _missing(module: str, extra: str, purpose: str, cause: str) -> MissingExtraError:
-    return MissingExtraError(f"{purpose} needs the {extra!r} extra: pip install 'equitools[{extra}]' ({cause})",
-                             name=module)
+    return MissingExtraError(
+        f"{purpose} needs the {extra!r} extra: pip install 'equitools[{extra}]' ({cause})", name=module
+    )
 
 
 def require(module: str, extra: str, purpose: str) -> ModuleType:

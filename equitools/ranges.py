@@ -58,6 +58,7 @@ NON_NEGATIVE = Number(float, 0)
 
 def argument(spec: Number):
     """An argparse ``type`` that converts with ``spec.kind`` and checks the range of ``spec``."""
+
     def parse(text: str):
         value = spec.kind(text)
         if problem := spec.problem(value):

@@ -16,8 +16,11 @@ import numpy as np
 READ_ERRORS = (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, KeyError)
 """What reading a damaged archive or member raises (truncation, bad CRC, bad header, ...)."""
 
-_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0,
-                   (3, 0): np.lib.format.read_array_header_2_0}  # 3.0 is 2.0 with a UTF-8 header
+_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+    (3, 0): np.lib.format.read_array_header_2_0,
+}  # 3.0 is 2.0 with a UTF-8 header
 
 
 class UnsafeNpzError(ValueError):
@@ -74,15 +77,19 @@ def read_member(archive: np.lib.npyio.NpzFile, key: str) -> np.ndarray:
     info = _member(archive, key)
     memory = available_memory()
     if memory is not None and info.file_size > memory:
-        raise UnsafeNpzError(f"decompresses to {info.file_size:,} bytes (from {info.compress_size:,}), "
-                             f"more than the {memory:,} bytes of memory available", key)
+        raise UnsafeNpzError(
+            f"decompresses to {info.file_size:,} bytes (from {info.compress_size:,}), "
+            f"more than the {memory:,} bytes of memory available",
+            key,
+        )
     header = npy_header(archive, key)
     if header is not None and not header[1].hasobject:
         shape, dtype, held = header
         claimed = math.prod(shape) * dtype.itemsize
         if claimed > held:
-            raise UnsafeNpzError(f"header claims shape {shape} {dtype} ({claimed:,} bytes) "
-                                 f"but the member holds {held:,} bytes", key)
+            raise UnsafeNpzError(
+                f"header claims shape {shape} {dtype} ({claimed:,} bytes) but the member holds {held:,} bytes", key
+            )
     return archive[key]
 
 

@@ -72,9 +72,18 @@ def _transformed(data, pos=None, perm=None):
     return out
 
 
-def check_potential_symmetries(model, data, *, seed: int = 0, rotations: int = 2, reflections: bool = True,
-                               translations: bool = True, permutations: bool = True, rtol: float = 1e-10,
-                               assert_ok: bool = True) -> dict[str, float]:
+def check_potential_symmetries(
+    model,
+    data,
+    *,
+    seed: int = 0,
+    rotations: int = 2,
+    reflections: bool = True,
+    translations: bool = True,
+    permutations: bool = True,
+    rtol: float = 1e-10,
+    assert_ok: bool = True,
+) -> dict[str, float]:
     """Check that a potential's energy is invariant and its forces equivariant (float64 advised).
 
     ``model(data)`` must return ``{"energy": (n_graphs,), "forces": (n_atoms, 3)}`` for a
@@ -124,13 +133,15 @@ def check_potential_symmetries(model, data, *, seed: int = 0, rotations: int = 2
     if assert_ok:
         bad = {k: v for k, v in errors.items() if not v <= rtol}
         if bad:
-            raise AssertionError(f"symmetry violated beyond rtol={rtol:.0e}: "
-                                 + ", ".join(f"{k}: {v:.2e}" for k, v in bad.items()))
+            raise AssertionError(
+                f"symmetry violated beyond rtol={rtol:.0e}: " + ", ".join(f"{k}: {v:.2e}" for k, v in bad.items())
+            )
     return errors
 
 
-def check_forces_are_gradient(model, data, *, eps: float = 1e-5, atoms: int = 3, seed: int = 0,
-                              rtol: float = 1e-6, assert_ok: bool = True) -> float:
+def check_forces_are_gradient(
+    model, data, *, eps: float = 1e-5, atoms: int = 3, seed: int = 0, rtol: float = 1e-6, assert_ok: bool = True
+) -> float:
     """Compare ``model(data)["forces"]`` with central finite differences of ``-energy.sum()``.
 
     Checks every Cartesian component of ``atoms`` randomly chosen atoms (float64 advised); returns
@@ -152,13 +163,23 @@ def check_forces_are_gradient(model, data, *, eps: float = 1e-5, atoms: int = 3,
             fd = -(values[0] - values[1]) / (2 * eps)
             worst = max(worst, abs(fd - float(forces[a, c])) / scale)
     if assert_ok and not worst <= rtol:
-        raise AssertionError(f"forces differ from -dE/dpos (finite differences, eps={eps}) by {worst:.2e} "
-                             f"relative > {rtol:.0e}")
+        raise AssertionError(
+            f"forces differ from -dE/dpos (finite differences, eps={eps}) by {worst:.2e} relative > {rtol:.0e}"
+        )
     return worst
 
 
-def assert_module_equivariant(fn, irreps_in, irreps_out, *, batch: tuple = (3,), seed: int = 0,
-                              reflection: bool = True, rtol: float = 1e-10, atol: float = 1e-12) -> None:
+def assert_module_equivariant(
+    fn,
+    irreps_in,
+    irreps_out,
+    *,
+    batch: tuple = (3,),
+    seed: int = 0,
+    reflection: bool = True,
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+) -> None:
     """Assert ``fn(D_1 x_1, ..., D_k x_k) == D_out fn(x_1, ..., x_k)`` in float64 for a random
     rotation and, with ``reflection``, a random improper orthogonal matrix.
 

@@ -8,18 +8,26 @@ import torch
 from ase.build import molecule
 from ase.io import read
 from ase.optimize import BFGS
+from helpers import finite_difference_forces
 
 from equitools.calculators import EquiCalculator, run_md
 from equitools.models import build, save
-
-from helpers import finite_difference_forces
 
 
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    potential = build({"model": "tensornet", "hidden_channels": 8, "num_layers": 2, "num_rbf": 8, "cutoff": 4.0,
-                       "dtype": "float64", "atomic_energies": {1: -13.6, 6: -1029.0, 8: -2040.0}})
+    potential = build(
+        {
+            "model": "tensornet",
+            "hidden_channels": 8,
+            "num_layers": 2,
+            "num_rbf": 8,
+            "cutoff": 4.0,
+            "dtype": "float64",
+            "atomic_energies": {1: -13.6, 6: -1029.0, 8: -2040.0},
+        }
+    )
     with torch.no_grad():  # make the readout matter
         for p in potential.readout.parameters():
             p.add_(0.3 * torch.randn_like(p))
@@ -69,13 +77,24 @@ def test_bfgs_lowers_the_energy(model):
     BFGS(atoms, logfile=None).run(fmax=0.05, steps=60)
     after = atoms.get_potential_energy()
     assert after < before - 1e-3
-    assert np.linalg.norm(atoms.get_forces(), axis=1).max() < np.linalg.norm(
-        EquiCalculator(model).get_forces(ethanol(seed=3)), axis=1).max()
+    assert (
+        np.linalg.norm(atoms.get_forces(), axis=1).max()
+        < np.linalg.norm(EquiCalculator(model).get_forces(ethanol(seed=3)), axis=1).max()
+    )
 
 
 def test_nve_conserves_energy_and_writes_the_trajectory(model, tmp_path):
-    report = run_md(ethanol(), EquiCalculator(model), steps=60, timestep_fs=0.25, temperature_K=300,
-                    integrator="verlet", interval=10, trajectory=tmp_path / "md.traj", seed=1)
+    report = run_md(
+        ethanol(),
+        EquiCalculator(model),
+        steps=60,
+        timestep_fs=0.25,
+        temperature_K=300,
+        integrator="verlet",
+        interval=10,
+        trajectory=tmp_path / "md.traj",
+        seed=1,
+    )
     frames = read(tmp_path / "md.traj", index=":")
     assert len(frames) == len(report.time_ps) == 7  # steps 0, 10, ..., 60
     assert report.time_ps[-1] == pytest.approx(60 * 0.25e-3)
@@ -88,8 +107,9 @@ def test_nve_conserves_energy_and_writes_the_trajectory(model, tmp_path):
 
 
 def test_langevin_and_bad_arguments(model):
-    report = run_md(ethanol(), EquiCalculator(model), steps=20, integrator="langevin", interval=5,
-                    temperature_K=500, seed=2)
+    report = run_md(
+        ethanol(), EquiCalculator(model), steps=20, integrator="langevin", interval=5, temperature_K=500, seed=2
+    )
     assert len(report.temperature) == 5 and np.all(report.temperature > 0)
     with pytest.raises(ValueError, match="integrator must be one of"):
         run_md(ethanol(), EquiCalculator(model), steps=5, integrator="nose")

@@ -67,8 +67,11 @@ PARSERS = dict(command_parsers())
 def test_every_option_states_its_default(name):
     """Every option but the required ones and the on/off flags (off unless given) says its
     default in its help."""
-    options = [a for a in PARSERS[name]._actions if a.option_strings and not a.required
-               and not isinstance(a, (argparse._HelpAction, argparse._StoreTrueAction))]
+    options = [
+        a
+        for a in PARSERS[name]._actions
+        if a.option_strings and not a.required and not isinstance(a, (argparse._HelpAction, argparse._StoreTrueAction))
+    ]
     missing = [a.option_strings[-1] for a in options if "default" not in (a.help or "")]
     assert not missing, f"equitools {name}: options without a default in their help: {missing}"
 
@@ -82,15 +85,18 @@ class Stderr(io.StringIO):
         return self.tty
 
 
-@pytest.mark.parametrize("tty, no_progress, expected", [(True, False, True), (True, True, False),
-                                                        (False, False, False), (False, True, False)])
+@pytest.mark.parametrize(
+    "tty, no_progress, expected",
+    [(True, False, True), (True, True, False), (False, False, False), (False, True, False)],
+)
 def test_progress_bars_only_on_a_terminal(monkeypatch, tty, no_progress, expected):
     monkeypatch.setattr(sys, "stderr", Stderr(tty))
     assert show_progress(argparse.Namespace(no_progress=no_progress)) is expected
 
 
-@pytest.mark.parametrize("tty, argv, bars", [(True, [], "config"), (True, ["--no-progress"], False),
-                                            (False, [], False)])
+@pytest.mark.parametrize(
+    "tty, argv, bars", [(True, [], "config"), (True, ["--no-progress"], False), (False, [], False)]
+)
 def test_train_turns_the_bars_off_unless_on_a_terminal(tmp_path, monkeypatch, tty, argv, bars):
     import equitools.train.run
     from equitools.train import load_config
@@ -107,6 +113,7 @@ def test_train_turns_the_bars_off_unless_on_a_terminal(tmp_path, monkeypatch, tt
 
 # ------------------------------------------------------------------------------------- bench
 
+
 def test_bench_without_arguments_lists_and_runs_nothing(monkeypatch, capsys):
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("equitools bench ran a script"))
     assert main(["bench"]) == 0
@@ -122,10 +129,13 @@ def test_every_suite_states_its_run_time():
     assert all("min" in t and "--quick" in t for t in times.values()), times
 
 
-@pytest.mark.parametrize("argv, names, passed", [
-    (["ict", "tp", "--quick"], ["ict", "tp"], ["--quick"]),
-    (["--all", "--save"], None, ["--save"]),
-])
+@pytest.mark.parametrize(
+    "argv, names, passed",
+    [
+        (["ict", "tp", "--quick"], ["ict", "tp"], ["--quick"]),
+        (["--all", "--save"], None, ["--save"]),
+    ],
+)
 def test_bench_runs_the_named_suites_with_the_flags(monkeypatch, capsys, argv, names, passed):
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda cmd, **k: calls.append(cmd) or subprocess.CompletedProcess(cmd, 0))

@@ -47,16 +47,44 @@ def test_evaluate_prints_a_table_and_writes_a_parity_plot(trained, capsys):
     assert metrics["n_frames"] == 20 and metrics["forces_mae"] > 0
     assert (root / "eval" / "parity.png").stat().st_size > 10_000
     # the run folder and the Lightning checkpoint give the same model
-    assert main(["evaluate", str(out / "checkpoints" / "last.ckpt"), str(DATA), "--limit", "20",
-                 "-o", str(root / "eval_ckpt")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(out / "checkpoints" / "last.ckpt"),
+                str(DATA),
+                "--limit",
+                "20",
+                "-o",
+                str(root / "eval_ckpt"),
+            ]
+        )
+        == 0
+    )
     again = json.loads((root / "eval_ckpt" / "metrics.json").read_text())
     assert again["forces_mae"] != pytest.approx(0) and again["n_frames"] == 20
 
 
 def test_md_writes_trajectory_report_and_plot(trained, capsys):
     root, config, out = trained
-    assert main(["md", str(out), str(DATA), "--steps", "20", "--interval", "5", "--timestep", "0.25",
-                 "-o", str(root / "md")]) == 0
+    assert (
+        main(
+            [
+                "md",
+                str(out),
+                str(DATA),
+                "--steps",
+                "20",
+                "--interval",
+                "5",
+                "--timestep",
+                "0.25",
+                "-o",
+                str(root / "md"),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "NVE total-energy drift" in text and "temperature" in text
     report = json.loads((root / "md" / "md_report.json").read_text())
@@ -99,8 +127,10 @@ def test_errors_name_the_problem(trained, tmp_path, capsys):
     # resuming a run with a config for another model
     other = tmp_path / "other.yaml"
     other.write_text(yaml.safe_dump({**TINY, "model": {**TINY["model"], "num_layers": 2}}))
-    assert main(["train", str(other), f"output.dir={tmp_path / 'r'}", "--resume",
-                 str(out / "checkpoints" / "last.ckpt")]) == 1
+    assert (
+        main(["train", str(other), f"output.dir={tmp_path / 'r'}", "--resume", str(out / "checkpoints" / "last.ckpt")])
+        == 1
+    )
     assert "num_layers: 1 in the checkpoint, 2 in the config" in capsys.readouterr().err
 
 

@@ -5,11 +5,11 @@ import os
 import numpy as np
 import pytest
 import torch
+from data_helpers import fake_frames, write_npz
 
 import equitools.data.rmd17 as rmd17_module
-from data_helpers import fake_frames, write_npz
-from equitools.data import read_rmd17
 from equitools.atomic import atomic_write
+from equitools.data import read_rmd17
 from equitools.data.cache import cache_path, default_cache_dir
 
 

@@ -7,9 +7,9 @@ import torch
 from ase import Atoms
 from ase.build import bulk
 from ase.calculators.singlepoint import SinglePointCalculator
-
 from data_helpers import shared
-from equitools.data import ExtXYZ, RMD17
+
+from equitools.data import RMD17, ExtXYZ
 
 
 def test_real_sets_load_in_ev(tmp_path):

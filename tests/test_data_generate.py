@@ -29,8 +29,16 @@ def xtb(numbers, positions):
 
 def test_generate_writes_the_rmd17_schema_with_real_labels(tmp_path):
     threads = torch.get_num_threads()
-    out = generate(load_structure("water"), tmp_path / "water.npz", n_frames=4, interval=3,
-                   equilibration_steps=10, temperature_K=300, seed=1, progress=False)
+    out = generate(
+        load_structure("water"),
+        tmp_path / "water.npz",
+        n_frames=4,
+        interval=3,
+        equilibration_steps=10,
+        temperature_K=300,
+        seed=1,
+        progress=False,
+    )
     assert torch.get_num_threads() == threads  # tblite ran on one OpenMP thread, then restored
     raw = np.load(out)
     assert raw["nuclear_charges"].dtype == np.uint8 and raw["nuclear_charges"].tolist() == [8, 1, 1]
@@ -45,8 +53,16 @@ def test_generate_writes_the_rmd17_schema_with_real_labels(tmp_path):
     ds = read_rmd17(out, use_cache=False)
     assert float(ds[2].energy) == pytest.approx(energy, abs=1e-6)
     assert ds.metadata["attributes"]["seed"] == 1
-    again = generate(load_structure("H2O"), tmp_path / "again.npz", n_frames=4, interval=3,
-                     equilibration_steps=10, temperature_K=300, seed=1, progress=False)
+    again = generate(
+        load_structure("H2O"),
+        tmp_path / "again.npz",
+        n_frames=4,
+        interval=3,
+        equilibration_steps=10,
+        temperature_K=300,
+        seed=1,
+        progress=False,
+    )
     assert np.array_equal(np.load(again)["coords"], raw["coords"])  # reproducible from the seed
 
 
@@ -62,8 +78,9 @@ def test_failed_run_writes_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(generate_module, "Langevin", Exploding)
     with pytest.raises(RuntimeError, match="SCF"):
-        generate(load_structure("water"), tmp_path / "w.npz", n_frames=5, interval=2, equilibration_steps=0,
-                 progress=False)
+        generate(
+            load_structure("water"), tmp_path / "w.npz", n_frames=5, interval=2, equilibration_steps=0, progress=False
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -78,8 +95,25 @@ def test_command_line_generate_and_info(tmp_path, capsys):
     xyz = tmp_path / "start.xyz"
     xyz.write_text("3\nwater\nO 0 0 0.1\nH 0.76 0 -0.45\nH -0.76 0 -0.45\n")
     out = tmp_path / "cli.npz"
-    assert main(["data", "generate", str(xyz), "-o", str(out), "--frames", "3", "--interval", "2",
-                 "--equilibration", "4", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "generate",
+                str(xyz),
+                "-o",
+                str(out),
+                "--frames",
+                "3",
+                "--interval",
+                "2",
+                "--equilibration",
+                "4",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "wrote 3 frames of H2O" in capsys.readouterr().out
     assert np.load(out)["coords"].shape == (3, 3, 3) and str(np.load(out)["name"]) == "start"
     assert main(["data", "info", str(out), "--no-cache"]) == 0

@@ -6,17 +6,21 @@ import torch
 from ase import Atoms
 from ase.build import bulk, molecule
 from ase.neighborlist import neighbor_list
+from data_helpers import shared
 from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 
-from data_helpers import shared
 from equitools.data import ExtXYZ, RadiusGraph, edge_vectors, embedded
 from equitools.nn.graph import radius_graph
 
 
 def as_data(atoms: Atoms) -> Data:
-    return Data(pos=torch.tensor(atoms.positions), z=torch.tensor(atoms.numbers),
-                cell=torch.tensor(atoms.cell.array)[None], pbc=torch.tensor(atoms.pbc)[None])
+    return Data(
+        pos=torch.tensor(atoms.positions),
+        z=torch.tensor(atoms.numbers),
+        cell=torch.tensor(atoms.cell.array)[None],
+        pbc=torch.tensor(atoms.pbc)[None],
+    )
 
 
 def ase_edges(atoms: Atoms, cutoff: float) -> set:
@@ -56,7 +60,7 @@ def test_periodic_batch_offsets_and_loops():
     g = RadiusGraph(2.9)(batch)
     single = [RadiusGraph(2.9)(as_data(x)) for x in (a, b)]
     assert g.edge_index.shape[1] == sum(s.edge_index.shape[1] for s in single)
-    assert torch.equal(g.edge_index[:, single[0].edge_index.shape[1]:], single[1].edge_index + len(a))
+    assert torch.equal(g.edge_index[:, single[0].edge_index.shape[1] :], single[1].edge_index + len(a))
     assert torch.allclose(edge_vectors(g), torch.cat([edge_vectors(s) for s in single]))
     looped = RadiusGraph(2.9, loop=True)(as_data(a))
     assert looped.edge_index.shape[1] == single[0].edge_index.shape[1] + len(a)

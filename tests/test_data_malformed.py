@@ -6,9 +6,9 @@ import tarfile
 
 import numpy as np
 import pytest
-
 from data_helpers import QM9_METHANE, fake_frames, write_npz
-from equitools.data import MD17, QM9, DataFormatError, ExtXYZ, RMD17, read_index_file, read_md17, read_rmd17
+
+from equitools.data import MD17, QM9, RMD17, DataFormatError, ExtXYZ, read_index_file, read_md17, read_rmd17
 
 
 def write(path, content: bytes):
@@ -28,6 +28,7 @@ def nan_at(key, frame, shape_of="forces"):
         arrays[key] = arrays[key].copy()
         arrays[key][frame] = np.nan if key == "forces" else np.inf
         return write_npz(tmp_path / "bad.npz", **arrays)
+
     return make
 
 
@@ -47,14 +48,26 @@ def pickled_coords(tmp_path):
 
 NPZ_CASES = {
     "missing key": (lambda p: rmd17_with(p, drop=("forces",)), ["key 'forces'", "missing key"]),
-    "coords atom count": (lambda p: rmd17_with(p, coords=np.zeros((6, 2, 3))), ["key 'coords'", "3 atoms", "(6, 2, 3)"]),
+    "coords atom count": (
+        lambda p: rmd17_with(p, coords=np.zeros((6, 2, 3))),
+        ["key 'coords'", "3 atoms", "(6, 2, 3)"],
+    ),
     "energies length": (lambda p: rmd17_with(p, energies=np.zeros(5)), ["key 'energies'", "(6,)", "(5,)"]),
     "forces atom count": (lambda p: rmd17_with(p, forces=np.zeros((6, 4, 3))), ["key 'forces'", "(6, 3, 3)"]),
     "NaN force": (nan_at("forces", 3), ["key 'forces'", "frame 3", "NaN or infinite"]),
     "infinite energy": (nan_at("energies", 5), ["key 'energies'", "frame 5", "NaN or infinite"]),
-    "atomic number 0": (lambda p: rmd17_with(p, nuclear_charges=np.array([8, 0, 1])), ["key 'nuclear_charges'", "unknown atomic number 0 at atom 1"]),
-    "atomic number 200": (lambda p: rmd17_with(p, nuclear_charges=np.array([8, 1, 200])), ["unknown atomic number 200"]),
-    "no frames": (lambda p: rmd17_with(p, coords=np.zeros((0, 3, 3)), energies=np.zeros(0), forces=np.zeros((0, 3, 3))), ["key 'coords'", "no frames"]),
+    "atomic number 0": (
+        lambda p: rmd17_with(p, nuclear_charges=np.array([8, 0, 1])),
+        ["key 'nuclear_charges'", "unknown atomic number 0 at atom 1"],
+    ),
+    "atomic number 200": (
+        lambda p: rmd17_with(p, nuclear_charges=np.array([8, 1, 200])),
+        ["unknown atomic number 200"],
+    ),
+    "no frames": (
+        lambda p: rmd17_with(p, coords=np.zeros((0, 3, 3)), energies=np.zeros(0), forces=np.zeros((0, 3, 3))),
+        ["key 'coords'", "no frames"],
+    ),
     "text energies": (lambda p: rmd17_with(p, energies=np.array(["x"] * 6)), ["key 'energies'", "expected numbers"]),
     "empty file": (lambda p: write(p / "bad.npz", b""), ["file is empty"]),
     "truncated archive": (truncated_npz, ["truncated or corrupt"]),
@@ -103,7 +116,10 @@ QM9_RAW_CASES = {
     # 6 atoms announced, 5 given, and an extra line at the end: the frequency line is read as atom 6
     "atom count too large, padded": ("6\n" + "".join(QM9_LINES[1:]) + "\n", ["line 8", "atom 6 of 6"]),
     "atom count too small": ("4\n" + "".join(QM9_LINES[1:]), ["line 7", "another atom line after the 4 atoms"]),
-    "unknown element": (QM9_METHANE.replace("C\t-0.0126981359", "Xx\t-0.0126981359"), ["line 3", "'element x y z charge'"]),
+    "unknown element": (
+        QM9_METHANE.replace("C\t-0.0126981359", "Xx\t-0.0126981359"),
+        ["line 3", "'element x y z charge'"],
+    ),
     "bad number": (QM9_METHANE.replace("0.5048", "0.50.48"), ["line 2", "unreadable number"]),
     "missing property": (QM9_METHANE.replace("\t6.469\t", "\t"), ["line 2", "15 properties"]),
     "NaN property": (QM9_METHANE.replace("0.5048", "nan"), ["key 'gap'", "molecule 1", "NaN or infinite"]),
@@ -146,9 +162,11 @@ def test_qm9_truncated_archive(tmp_path):
 
 
 HEADER = "XYZ_file,Index,SMILES,InChi,N_atoms,Stoichiometry,Elements,XYZ_Ang,Mulliken_pop,Harmonic_Freq_cmi,RotA_GHz,RotB_GHz,RotC_GHz,Dipole_debye,Polarizability_bohr3,HOMO_au,LUMO_au,HOMO_LUMO_gap_au,R2_bohr2,ZPVE_au,InternalEnergy_0K_au,InternalEnergy_298K_au,Enthalphy_298K_au,GibbsFreeEnergy_298K_au,Heatcapacity_Cv_cal_mol_K\n"
-ROW = ('"dsgdb9nsd_000001.xyz",1,"C","InChI=1S/CH4/h1H4",5,"[4,1,0,0,0]","[\'C\',\'H\',\'H\',\'H\',\'H\']",'
-       '"[[-0.0126981359,1.0858041578,0.0080009958],[0.002150416,-0.0060313176,0.0019761204],[1.0117308433,1.4637511618,0.0002765748],[-0.540815069,1.4475266138,-0.8766437152],[-0.5238136345,1.4379326443,0.9063972942]]",'
-       '"[-0.535689,0.133921,0.133922,0.133923,0.133923]","[1341.307]",157.7118,157.70997,157.70699,0.,13.21,-0.3877,0.1171,0.5048,35.3641,0.044749,-40.47893,-40.476062,-40.475117,-40.498597,6.469\n')
+ROW = (
+    "\"dsgdb9nsd_000001.xyz\",1,\"C\",\"InChI=1S/CH4/h1H4\",5,\"[4,1,0,0,0]\",\"['C','H','H','H','H']\","
+    '"[[-0.0126981359,1.0858041578,0.0080009958],[0.002150416,-0.0060313176,0.0019761204],[1.0117308433,1.4637511618,0.0002765748],[-0.540815069,1.4475266138,-0.8766437152],[-0.5238136345,1.4379326443,0.9063972942]]",'
+    '"[-0.535689,0.133921,0.133922,0.133923,0.133923]","[1341.307]",157.7118,157.70997,157.70699,0.,13.21,-0.3877,0.1171,0.5048,35.3641,0.044749,-40.47893,-40.476062,-40.475117,-40.498597,6.469\n'
+)
 
 QM9_CSV_CASES = {
     "missing column": (HEADER.replace(",HOMO_au", ",HOMO") + ROW, ["line 1", "missing columns HOMO_au"]),
@@ -181,7 +199,10 @@ def xyz_frame(energy="energy=-10.0 ", atoms=(("O", 0.0), ("H", 0.96), ("H", -0.9
 EXTXYZ_CASES = {
     "missing energy": (xyz_frame() * 2 + xyz_frame(energy=""), ["key 'energy'", "frame 2", "missing energy"]),
     "truncated frame": (xyz_frame() + xyz_frame()[:-30], ["frame 1", "ase.io cannot read it"]),
-    "NaN position": (xyz_frame() + xyz_frame(atoms=(("O", 0.0), ("H", float("nan")), ("H", 1.0))), ["key 'pos'", "frame 1", "NaN"]),
+    "NaN position": (
+        xyz_frame() + xyz_frame(atoms=(("O", 0.0), ("H", float("nan")), ("H", 1.0))),
+        ["key 'pos'", "frame 1", "NaN"],
+    ),
     "unknown species": (xyz_frame(atoms=(("O", 0.0), ("Qq", 1.0), ("H", 2.0))), ["frame 0", "ase.io cannot read it"]),
     "empty file": ("", ["file is empty"]),
 }
@@ -200,13 +221,16 @@ def test_extxyz(case, tmp_path):
     assert not (tmp_path / "cache").exists()
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("1\n2\nthree\n", "line 3: expected one integer index"),
-    ("1\n2.5\n", "line 2: expected an integer index"),
-    ("4\n-1\n", "line 2: index -1 out of range"),
-    ("4\n7\n4\n", "line 3: index 4 repeats line 1"),
-    ("\n\n", "no indices"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("1\n2\nthree\n", "line 3: expected one integer index"),
+        ("1\n2.5\n", "line 2: expected an integer index"),
+        ("4\n-1\n", "line 2: index -1 out of range"),
+        ("4\n7\n4\n", "line 3: index 4 repeats line 1"),
+        ("\n\n", "no indices"),
+    ],
+)
 def test_index_files(text, expected, tmp_path):
     path = tmp_path / "index_train_01.csv"
     path.write_text(text)

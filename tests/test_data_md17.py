@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 from ase import units
-
 from data_helpers import shared
+
 from equitools.data import MD17, read_md17
 
 KCAL = units.kcal / units.mol
@@ -16,8 +16,15 @@ def sgdml_file(tmp_path):
     """The original-MD17 labels of the rMD17 ethanol frames (``old_*``) under sGDML keys."""
     raw = np.load(shared("rmd17", "rmd17_ethanol_train_01.npz"))
     path = tmp_path / "md17_ethanol.npz"
-    np.savez(path, R=raw["coords"], z=raw["nuclear_charges"].astype(np.int64), E=raw["old_energies"][:, None],
-             F=raw["old_forces"], name=np.array("ethanol"), theory=np.array("DFT: PBE+TS"))
+    np.savez(
+        path,
+        R=raw["coords"],
+        z=raw["nuclear_charges"].astype(np.int64),
+        E=raw["old_energies"][:, None],
+        F=raw["old_forces"],
+        name=np.array("ethanol"),
+        theory=np.array("DFT: PBE+TS"),
+    )
     return path, raw
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 from ase import units
-
 from data_helpers import QM9_METHANE, shared
+
 from equitools.data import QM9
 from equitools.data.qm9 import ATOM_REFERENCES, TARGETS, UNITS, qm9pack_csvs
 from equitools.data.qm9_parse import iter_csv, iter_raw_folder, parse_raw
@@ -96,10 +96,14 @@ def test_csv_and_raw_datasets_agree_on_a_shared_molecule(tmp_path):
     row = next(iter_csv(shared("qm9", "qm9_sample_3000.csv")))
     symbols = {1: "H", 6: "C", 7: "N", 8: "O", 9: "F"}
     props = "\t".join(repr(float(p)) for p in row.props)
-    atoms = "\n".join(f"{symbols[z]}\t{float(x)!r}\t{float(y)!r}\t{float(w)!r}\t0.0" for z, (x, y, w) in zip(row.z, row.pos))
+    atoms = "\n".join(
+        f"{symbols[z]}\t{float(x)!r}\t{float(y)!r}\t{float(w)!r}\t0.0" for z, (x, y, w) in zip(row.z, row.pos)
+    )
     folder = tmp_path / "raw"
     folder.mkdir()
-    (folder / "dsgdb9nsd_000203.xyz").write_text(f"{len(row.z)}\ngdb 203\t{props}\n{atoms}\n1.0\nCC\tCC\nInChI\tInChI\n")
+    (folder / "dsgdb9nsd_000203.xyz").write_text(
+        f"{len(row.z)}\ngdb 203\t{props}\n{atoms}\n1.0\nCC\tCC\nInChI\tInChI\n"
+    )
     from_raw = QM9(folder, use_cache=False)[0]
     from_csv = QM9(shared("qm9", "qm9_sample_3000.csv"), cache_dir=tmp_path)[0]
     for key in ("z", "pos", "y", "energy", "idx"):

@@ -6,26 +6,30 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.io import write
-
 from data_helpers import QM9_METHANE, fake_frames, write_npz
+
 from equitools import data
 from equitools.data import guess_format, read
 
 
 def sgdml_npz(path):
     frames = fake_frames()
-    return write_npz(path, z=frames["nuclear_charges"], R=frames["coords"], E=frames["energies"][:, None],
-                     F=frames["forces"])
+    return write_npz(
+        path, z=frames["nuclear_charges"], R=frames["coords"], E=frames["energies"][:, None], F=frames["forces"]
+    )
 
 
-@pytest.mark.parametrize("name, make, expected", [
-    ("a.npz", lambda p: write_npz(p, **fake_frames()), "rmd17"),
-    ("b.npz", sgdml_npz, "md17"),
-    ("broken.npz", lambda p: p.write_bytes(b"not a zip"), "rmd17"),
-    ("c.csv", lambda p: p.write_text(""), "qm9"),
-    ("raw", lambda p: p.mkdir(), "qm9"),
-    ("d.xyz", lambda p: p.write_text(""), "extxyz"),
-])
+@pytest.mark.parametrize(
+    "name, make, expected",
+    [
+        ("a.npz", lambda p: write_npz(p, **fake_frames()), "rmd17"),
+        ("b.npz", sgdml_npz, "md17"),
+        ("broken.npz", lambda p: p.write_bytes(b"not a zip"), "rmd17"),
+        ("c.csv", lambda p: p.write_text(""), "qm9"),
+        ("raw", lambda p: p.mkdir(), "qm9"),
+        ("d.xyz", lambda p: p.write_text(""), "extxyz"),
+    ],
+)
 def test_guess_format(tmp_path, name, make, expected):
     make(tmp_path / name)
     assert guess_format(tmp_path / name) == expected
@@ -40,8 +44,9 @@ def test_read_dispatches_on_the_guessed_or_given_format(tmp_path):
     water = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
     water.info["energy_kcal"] = -10.0
     write(tmp_path / "w.xyz", water, format="extxyz")
-    frames = read(tmp_path / "w.xyz", energy_key="energy_kcal", forces_key=None, energy_unit="kcal/mol",
-                  use_cache=False)
+    frames = read(
+        tmp_path / "w.xyz", energy_key="energy_kcal", forces_key=None, energy_unit="kcal/mol", use_cache=False
+    )
     assert frames.metadata["format"] == "ase:extxyz"
     np.testing.assert_allclose(frames.frames.energy.numpy(), [-10.0 * data.KCAL_PER_MOL], rtol=1e-6)
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 from ase import units
-
 from data_helpers import shared
+
 from equitools.data import RMD17, official_split, read_rmd17
 from equitools.data.rmd17 import MOLECULES
 
@@ -46,8 +46,9 @@ def test_train_and_test_are_disjoint(tmp_path):
         assert not set(train) & set(test)
     tr = RMD17(shared("rmd17"), "ethanol", "train", cache_dir=tmp_path)
     te = RMD17(shared("rmd17"), "ethanol", "test", cache_dir=tmp_path)
-    assert not {tuple(p) for p in tr.frames.pos.view(1000, -1)[:, :3].tolist()} & \
-        {tuple(p) for p in te.frames.pos.view(1000, -1)[:, :3].tolist()}
+    assert not {tuple(p) for p in tr.frames.pos.view(1000, -1)[:, :3].tolist()} & {
+        tuple(p) for p in te.frames.pos.view(1000, -1)[:, :3].tolist()
+    }
 
 
 @pytest.mark.parametrize("molecule", MOLECULES)

@@ -23,8 +23,9 @@ EXAMPLES = re.findall(r"^```python\n(.*?)^```", README, flags=re.DOTALL | re.MUL
 
 
 def test_config_reference_is_current():
-    assert (ROOT / "docs" / "config.md").read_text(encoding="utf-8") == render(), \
+    assert (ROOT / "docs" / "config.md").read_text(encoding="utf-8") == render(), (
         f"docs/config.md is out of date: run {COMMAND}"
+    )
 
 
 def _assert_documented(docs: dict, keys, numbers: dict, where: str) -> None:
@@ -44,8 +45,11 @@ def test_every_key_has_a_type_and_a_meaning():
         _assert_documented(registry.DOCS[name], registry.MODEL_DEFAULTS[name], registry.NUMBERS, f"model.{name}")
 
 
-CHOICES = [("data", "format", {"molecule": "aspirin"}), ("training", "reference_energies", {}),
-           ("trainer", "progress_bar", {})]
+CHOICES = [
+    ("data", "format", {"molecule": "aspirin"}),
+    ("training", "reference_energies", {}),
+    ("trainer", "progress_bar", {}),
+]
 
 
 @pytest.mark.parametrize("section, key, context", CHOICES, ids=[f"{s}.{k}" for s, k, _ in CHOICES])
@@ -102,5 +106,6 @@ def test_readme_commands_exist_with_their_options():
         with contextlib.redirect_stdout(text), pytest.raises(SystemExit):
             main([name, "--help"])
         for option in options:
-            assert re.search(rf"(?<![\w-]){option}(?![\w-])", text.getvalue()), \
+            assert re.search(rf"(?<![\w-]){option}(?![\w-])", text.getvalue()), (
                 f"README: 'equitools {name}' has no option {option}"
+            )

@@ -18,7 +18,9 @@ from equitools.so3.quadrature import (
 from equitools.testing import assert_close
 
 L_MAX = 5
-TRIPLES = [(a, b, c) for a in range(L_MAX + 1) for b in range(L_MAX + 1) for c in range(abs(a - b), min(a + b, L_MAX) + 1)]
+TRIPLES = [
+    (a, b, c) for a in range(L_MAX + 1) for b in range(L_MAX + 1) for c in range(abs(a - b), min(a + b, L_MAX) + 1)
+]
 
 
 def _grid(degree):
@@ -47,7 +49,10 @@ def test_gaunt_equals_the_integral_of_three_harmonics():
 @pytest.mark.parametrize("l1,l2,l3", [t for t in TRIPLES if sum(t) % 2 == 0])
 def test_gaunt_factor_matches_the_textbook_formula(l1, l2, l3):
     """|g| = sqrt((2l1+1)(2l2+1) / 4π(2l3+1)) |<l1 0 l2 0 | l3 0>| (sympy's independent CG)."""
-    textbook = sympy.sqrt(sympy.Rational((2 * l1 + 1) * (2 * l2 + 1), 2 * l3 + 1) / (4 * sympy.pi)) * CG(l1, 0, l2, 0, l3, 0).doit()
+    textbook = (
+        sympy.sqrt(sympy.Rational((2 * l1 + 1) * (2 * l2 + 1), 2 * l3 + 1) / (4 * sympy.pi))
+        * CG(l1, 0, l2, 0, l3, 0).doit()
+    )
     assert abs(abs(gaunt_factor(l1, l2, l3)) - abs(float(textbook))) < 1e-15
     assert abs(gaunt_factor(l1, l2, l3)) > 1e-3
     assert_close(gaunt(l1, l2, l3), gaunt_factor(l1, l2, l3) * clebsch_gordan(l1, l2, l3), rtol=0, atol=1e-16)

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from data_helpers import QM9_METHANE, fake_frames, shared, write_npz
 
 import equitools.data.rmd17 as rmd17_module
 import equitools.data.validate as validate
 import equitools.safe_npz as safe_npz
-from data_helpers import QM9_METHANE, fake_frames, shared, write_npz
 from equitools.atomic import atomic_write, atomic_write_text
 from equitools.data import MD17, QM9, DataFormatError, ExtXYZ, embedded, read_md17, read_rmd17
 from equitools.data.cache import content_digest
@@ -63,6 +63,7 @@ def test_atomic_write_keeps_the_permissions_of_an_existing_file(mode, tmp_path):
 def test_atomic_write_new_file_gets_the_umask_without_changing_it(tmp_path, monkeypatch):
     old = os.umask(0o027)
     try:
+
         def no_umask(*args):
             raise AssertionError("os.umask called: it changes the umask of every thread")
 
@@ -72,7 +73,7 @@ def test_atomic_write_new_file_gets_the_umask_without_changing_it(tmp_path, monk
     finally:
         os.umask(old)
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
-    assert target.read_bytes() == "é".encode("utf-8")
+    assert target.read_bytes() == "é".encode()
 
 
 def test_atomic_write_fsyncs_the_folder_after_the_rename(tmp_path, monkeypatch):
@@ -120,7 +121,7 @@ def test_cache_sees_a_rewrite_that_keeps_size_and_mtime(tmp_path, monkeypatch):
 
 
 def test_cache_of_a_text_file_sees_a_same_size_rewrite(tmp_path):
-    frame = "1\nenergy={e} pbc=\"F F F\"\nH 0.0 0.0 0.0\n"
+    frame = '1\nenergy={e} pbc="F F F"\nH 0.0 0.0 0.0\n'
     src = tmp_path / "h.xyz"
     src.write_text(frame.format(e="-1.0"))
     assert float(ExtXYZ(src, forces_key=None, cache_dir=tmp_path / "c").energies[0]) == -1.0
@@ -180,8 +181,13 @@ def test_loaders_reject_coincident_atoms(tmp_path):
     with pytest.raises(DataFormatError, match=r"twin.npz: key 'coords': frame 4: atoms 1 and 2 are 0.000 Å apart"):
         read_rmd17(src, use_cache=False)
     assert len(read_rmd17(src, use_cache=False, min_distance=0)) == 6
-    write_npz(tmp_path / "md17_twin.npz", z=arrays["nuclear_charges"], R=arrays["coords"], E=arrays["energies"][:, None],
-              F=arrays["forces"])
+    write_npz(
+        tmp_path / "md17_twin.npz",
+        z=arrays["nuclear_charges"],
+        R=arrays["coords"],
+        E=arrays["energies"][:, None],
+        F=arrays["forces"],
+    )
     with pytest.raises(DataFormatError, match=r"key 'R': frame 4: atoms 1 and 2"):
         MD17(tmp_path, "twin", use_cache=False)
     with pytest.raises(DataFormatError, match=r"key 'R': frame 4"):
@@ -195,8 +201,11 @@ def test_loaders_reject_coincident_atoms(tmp_path):
 
     raw = tmp_path / "qm9"
     raw.mkdir()
-    (raw / "dsgdb9nsd_000001.xyz").write_text(QM9_METHANE.replace("0.002150416\t", "-0.0126981359\t", 1)
-                                              .replace("-0.0060313176\t 0.0019761204", "1.0858041578\t 0.0080009958"))
+    (raw / "dsgdb9nsd_000001.xyz").write_text(
+        QM9_METHANE.replace("0.002150416\t", "-0.0126981359\t", 1).replace(
+            "-0.0060313176\t 0.0019761204", "1.0858041578\t 0.0080009958"
+        )
+    )
     with pytest.raises(DataFormatError, match=r"dsgdb9nsd_000001.xyz: key 'coordinates': molecule 1: atoms 0 and 1"):
         QM9(raw, use_cache=False)
 
@@ -230,8 +239,13 @@ def _never_read(*args, **kwargs):
 
 def test_npz_header_claiming_13_tib_is_refused_unread(tmp_path, monkeypatch):
     arrays = {k: v for k, v in fake_frames(2).items() if k != "coords"}
-    path = _npz_with_member(tmp_path / "huge.npz", "coords.npy",
-                            {"descr": "<f8", "fortran_order": False, "shape": (10**12, 3, 3)}, bytes(72), **arrays)
+    path = _npz_with_member(
+        tmp_path / "huge.npz",
+        "coords.npy",
+        {"descr": "<f8", "fortran_order": False, "shape": (10**12, 3, 3)},
+        bytes(72),
+        **arrays,
+    )
     with pytest.raises(DataFormatError) as info:
         read_rmd17(path, use_cache=False)
     message = str(info.value)
@@ -248,8 +262,11 @@ def test_npz_member_larger_than_memory_is_refused_unread(tmp_path, monkeypatch):
         archive.writestr("padding.npy", bytes(4 << 20))  # 4 MiB of zeros packs into a few kB
     monkeypatch.setattr(safe_npz, "available_memory", lambda: 1 << 20)
     monkeypatch.setattr(np.lib.format, "read_array", _never_read)
-    with pytest.raises(DataFormatError, match=r"bomb.npz: key 'padding': decompresses to 4,194,304 bytes \(from [\d,]+\), "
-                                              r"more than the 1,048,576 bytes of memory available"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"bomb.npz: key 'padding': decompresses to 4,194,304 bytes \(from [\d,]+\), "
+        r"more than the 1,048,576 bytes of memory available",
+    ):
         read_npz_arrays(path, {"x": "padding"})
 
 

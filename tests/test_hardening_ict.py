@@ -22,8 +22,20 @@ def test_exact_round_trip(rank, tmp_path):
     assert all(isinstance(v, sympy.Expr) for v in back._matrix.ravel())
 
 
-@pytest.mark.parametrize("text", ["1", "-1/2", "sqrt(6)/3", "-sqrt(6)/6", "3*sqrt(70)/70", "-11*sqrt(210)/630",
-                                  "sqrt(2)*sqrt(3)/6", "sqrt(2/3)", "2*sqrt(15)/15"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1",
+        "-1/2",
+        "sqrt(6)/3",
+        "-sqrt(6)/6",
+        "3*sqrt(70)/70",
+        "-11*sqrt(210)/630",
+        "sqrt(2)*sqrt(3)/6",
+        "sqrt(2/3)",
+        "2*sqrt(15)/15",
+    ],
+)
 def test_parse_exact_reads_what_sympy_prints(text):
     assert parse_exact(text) == sympy.sympify(text) and str(parse_exact(text)) == str(sympy.sympify(text))
 
@@ -45,6 +57,7 @@ def _metadata(edit):
         metadata = json.loads(str(array))
         metadata = edit(metadata) or metadata
         return np.array(json.dumps(metadata))
+
     return change
 
 
@@ -53,12 +66,36 @@ def _value(text):
         values = values.astype(object)
         values[0] = text
         return np.array([str(v) for v in values])
+
     return change
 
 
-CODE = ["__import__('os').system('touch {marker}')", "exp(1)", "x", "1e5", "sqrt(-1)", "1/0", "sqrt(1/0)", "", "-",
-        "1.5", "sqrt(2)**2", "(1)", "1/2/3", "sqrt(2) ", "1+1", "I", "pi", "oo", "--1", "Rational(1, 2)",
-        "sqrt(2)/", "1" * 41, "lambda: 1", "sqrt.__globals__"]
+CODE = [
+    "__import__('os').system('touch {marker}')",
+    "exp(1)",
+    "x",
+    "1e5",
+    "sqrt(-1)",
+    "1/0",
+    "sqrt(1/0)",
+    "",
+    "-",
+    "1.5",
+    "sqrt(2)**2",
+    "(1)",
+    "1/2/3",
+    "sqrt(2) ",
+    "1+1",
+    "I",
+    "pi",
+    "oo",
+    "--1",
+    "Rational(1, 2)",
+    "sqrt(2)/",
+    "1" * 41,
+    "lambda: 1",
+    "sqrt.__globals__",
+]
 
 
 @pytest.mark.parametrize("text", CODE)
@@ -87,8 +124,11 @@ def _replace(key, value):
 
 CASES = {
     # (kind, corruption, parts of the message)
-    "unknown kind": ("dense", _replace("metadata", _metadata(lambda m: m.update(kind="hologram"))),
-                     ["key 'metadata'", "kind 'hologram'"]),
+    "unknown kind": (
+        "dense",
+        _replace("metadata", _metadata(lambda m: m.update(kind="hologram"))),
+        ["key 'metadata'", "kind 'hologram'"],
+    ),
     "missing kind": ("dense", _replace("metadata", _metadata(lambda m: m.pop("kind") and None)), ["no field 'kind'"]),
     "missing dim": ("dense", _replace("metadata", _metadata(lambda m: m.pop("dim") and None)), ["no field 'dim'"]),
     "dim mismatch": ("dense", _replace("metadata", _metadata(lambda m: m.update(dim=10))), ["dim 10"]),
@@ -98,11 +138,17 @@ CASES = {
     "metadata a list": ("dense", _replace("metadata", np.array("[1]")), ["key 'metadata'", "JSON object, got list"]),
     "metadata a string": ("dense", _replace("metadata", np.array('"x"')), ["key 'metadata'", "JSON object, got str"]),
     "metadata null": ("dense", _replace("metadata", np.array("null")), ["key 'metadata'", "got NoneType"]),
-    "NaN matrix entry": ("dense", _replace("matrix", lambda m: np.where(np.arange(m.size).reshape(m.shape) == 4, np.nan, m)),
-                         ["key 'matrix'", "NaN or infinite value at index 0, 4"]),
+    "NaN matrix entry": (
+        "dense",
+        _replace("matrix", lambda m: np.where(np.arange(m.size).reshape(m.shape) == 4, np.nan, m)),
+        ["key 'matrix'", "NaN or infinite value at index 0, 4"],
+    ),
     "integer matrix": ("dense", _replace("matrix", lambda m: m.astype(np.int64)), ["key 'matrix'", "dtype int64"]),
-    "infinite sparse data": ("sparse", _replace("data", lambda d: np.concatenate([[np.inf], d[1:]])),
-                             ["key 'data'", "NaN or infinite value at index 0"]),
+    "infinite sparse data": (
+        "sparse",
+        _replace("data", lambda d: np.concatenate([[np.inf], d[1:]])),
+        ["key 'data'", "NaN or infinite value at index 0"],
+    ),
     "float sparse indices": ("sparse", _replace("indices", lambda i: i + 0.0), ["key 'indices'", "float64"]),
     "text sparse data": ("sparse", _replace("data", lambda d: d.astype(str)), ["key 'data'"]),
     "sparse index out of range": ("sparse", _replace("indices", lambda i: i + 100), ["not a valid CSR matrix"]),
@@ -111,14 +157,24 @@ CASES = {
     "float rows": ("exact", _replace("rows", lambda r: r + 0.5), ["key 'rows'", "float64"]),
     "rows too short": ("exact", _replace("rows", lambda r: r[:-1]), ["key 'rows'", "shape"]),
     "numeric values": ("exact", _replace("values", lambda v: np.ones(v.shape)), ["key 'values'", "float64"]),
-    "too few values": ("exact", lambda p: _rewrite(p, rows=lambda r: r[:3], cols=lambda c: c[:3], values=lambda v: v[:3]),
-                       ["key 'values'", "at least 9"]),
+    "too few values": (
+        "exact",
+        lambda p: _rewrite(p, rows=lambda r: r[:3], cols=lambda c: c[:3], values=lambda v: v[:3]),
+        ["key 'values'", "at least 9"],
+    ),
     "values missing": ("exact", _replace("values", None), ["missing key 'values'"]),
     "paths flat": ("dense", _replace("paths", lambda p: p.reshape(-1)), ["key 'paths'", "shape (6,)"]),
     "paths float": ("dense", _replace("paths", lambda p: p + 0.0), ["key 'paths'", "float64"]),
-    "paths reordered": ("dense", _replace("paths", lambda p: p[::-1].copy()), ["key 'paths'", "not the coupling paths"]),
-    "object member": ("dense", lambda p: np.savez(p, **{**dict(np.load(p)), "extra": np.array([None])}, allow_pickle=True),
-                      ["key 'extra'", "cannot be read"]),
+    "paths reordered": (
+        "dense",
+        _replace("paths", lambda p: p[::-1].copy()),
+        ["key 'paths'", "not the coupling paths"],
+    ),
+    "object member": (
+        "dense",
+        lambda p: np.savez(p, **{**dict(np.load(p)), "extra": np.array([None])}, allow_pickle=True),
+        ["key 'extra'", "cannot be read"],
+    ),
 }
 
 
@@ -151,8 +207,12 @@ def _forge(path, key, header, payload):
 
 
 def test_member_claiming_13_tib_is_refused_unread(tmp_path, monkeypatch):
-    path = _forge(save(path_matrices(2), tmp_path / "m.npz"), "matrix",
-                  {"descr": "<f8", "fortran_order": False, "shape": (10**12, 3, 3)}, bytes(64))
+    path = _forge(
+        save(path_matrices(2), tmp_path / "m.npz"),
+        "matrix",
+        {"descr": "<f8", "fortran_order": False, "shape": (10**12, 3, 3)},
+        bytes(64),
+    )
     real = np.lib.format.read_array
 
     def read_array(fp, *args, **kwargs):
@@ -161,7 +221,9 @@ def test_member_claiming_13_tib_is_refused_unread(tmp_path, monkeypatch):
         return array
 
     monkeypatch.setattr(np.lib.format, "read_array", read_array)
-    with pytest.raises(PathMatricesFileError, match=r"m.npz: key 'matrix': header claims shape \(1000000000000, 3, 3\)"):
+    with pytest.raises(
+        PathMatricesFileError, match=r"m.npz: key 'matrix': header claims shape \(1000000000000, 3, 3\)"
+    ):
         load(path)
 
 

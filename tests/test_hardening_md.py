@@ -14,11 +14,11 @@ from ase.build import molecule
 from ase.calculators.calculator import Calculator, all_changes
 from ase.io import read, write
 
-from equitools.commands.md import format_report
 from equitools.calculators.md import MDBlowUpError, default_max_temperature, run_md
 from equitools.calculators.plots import plot_md
 from equitools.calculators.structures import read_structure
 from equitools.cli import main
+from equitools.commands.md import format_report
 from equitools.models import build, save
 
 
@@ -36,9 +36,11 @@ class Tethered(Calculator):
         super().calculate(atoms, properties, system_changes)
         self.calls += 1
         d = self.atoms.positions - self.origin
-        energy = 0.5 * self.k * (d ** 2).sum()
-        self.results = {"energy": math.nan if self.nan_from and self.calls >= self.nan_from else energy,
-                        "forces": -self.k * d}
+        energy = 0.5 * self.k * (d**2).sum()
+        self.results = {
+            "energy": math.nan if self.nan_from and self.calls >= self.nan_from else energy,
+            "forces": -self.k * d,
+        }
 
 
 def water():
@@ -52,20 +54,23 @@ def tethered_md(tmp_path=None, **kwargs):
     return run_md(atoms, calc, **{"steps": 40, "interval": 2, "trajectory": trajectory, **kwargs})
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"timestep_fs": 0}, "timestep_fs must be a finite number > 0 fs, got 0"),
-    ({"timestep_fs": -0.5}, "timestep_fs must be a finite number > 0 fs, got -0.5"),
-    ({"timestep_fs": math.nan}, "timestep_fs must be a finite number > 0 fs, got nan"),
-    ({"temperature_K": -1.0}, "temperature_K must be a finite number >= 0 K, got -1.0"),
-    ({"temperature_K": math.inf}, "temperature_K must be a finite number >= 0 K, got inf"),
-    ({"friction_per_fs": -0.01}, "friction_per_fs must be a finite number >= 0 1/fs, got -0.01"),
-    ({"steps": 0}, "steps must be an integer >= 1, got 0"),
-    ({"interval": 0}, "interval must be an integer >= 1, got 0"),
-    ({"interval": 41}, "interval must be <= steps (40), got 41"),
-    ({"seed": -1}, "seed must be an integer >= 0, got -1"),
-    ({"max_force_eV_per_A": 0.0}, "max_force_eV_per_A must be a finite number > 0 eV/Å, got 0.0"),
-    ({"max_temperature_K": math.nan}, "max_temperature_K must be a finite number > 0 K, got nan"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"timestep_fs": 0}, "timestep_fs must be a finite number > 0 fs, got 0"),
+        ({"timestep_fs": -0.5}, "timestep_fs must be a finite number > 0 fs, got -0.5"),
+        ({"timestep_fs": math.nan}, "timestep_fs must be a finite number > 0 fs, got nan"),
+        ({"temperature_K": -1.0}, "temperature_K must be a finite number >= 0 K, got -1.0"),
+        ({"temperature_K": math.inf}, "temperature_K must be a finite number >= 0 K, got inf"),
+        ({"friction_per_fs": -0.01}, "friction_per_fs must be a finite number >= 0 1/fs, got -0.01"),
+        ({"steps": 0}, "steps must be an integer >= 1, got 0"),
+        ({"interval": 0}, "interval must be an integer >= 1, got 0"),
+        ({"interval": 41}, "interval must be <= steps (40), got 41"),
+        ({"seed": -1}, "seed must be an integer >= 0, got -1"),
+        ({"max_force_eV_per_A": 0.0}, "max_force_eV_per_A must be a finite number > 0 eV/Å, got 0.0"),
+        ({"max_temperature_K": math.nan}, "max_temperature_K must be a finite number > 0 K, got nan"),
+    ],
+)
 def test_run_md_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         tethered_md(**kwargs)
@@ -111,8 +116,11 @@ def test_a_large_force_stops_the_run_or_rejects_the_start(tmp_path):
         tethered_md(max_force_eV_per_A=0.05)  # starts at the springs' rest: force 0
     atoms = water()
     calc = Tethered(atoms.positions + 0.1)
-    with pytest.raises(ValueError, match=r"start structure fails the blow-up check: max force 1.73 eV/Å "
-                                         r"exceeds 1 eV/Å at step 0") as caught:
+    with pytest.raises(
+        ValueError,
+        match=r"start structure fails the blow-up check: max force 1.73 eV/Å "
+        r"exceeds 1 eV/Å at step 0",
+    ) as caught:
         run_md(atoms, calc, steps=10, max_force_eV_per_A=1.0, trajectory=tmp_path / "md.traj")
     assert not isinstance(caught.value, MDBlowUpError) and not list(tmp_path.iterdir())
 
@@ -139,11 +147,21 @@ def test_read_structure_checks_the_index(tmp_path):
 
 # the command
 
+
 def steep_or_calm_model(scale: float):
     """An untrained TensorNet with its readout perturbed: forces ~0.1 eV/Å (scale 0.3) or ~1 eV/Å (1.0)."""
     torch.manual_seed(0)
-    potential = build({"model": "tensornet", "hidden_channels": 8, "num_layers": 1, "num_rbf": 8, "cutoff": 4.0,
-                       "dtype": "float64", "atomic_energies": {1: -13.6, 6: -1029.0, 8: -2040.0}})
+    potential = build(
+        {
+            "model": "tensornet",
+            "hidden_channels": 8,
+            "num_layers": 1,
+            "num_rbf": 8,
+            "cutoff": 4.0,
+            "dtype": "float64",
+            "atomic_energies": {1: -13.6, 6: -1029.0, 8: -2040.0},
+        }
+    )
     with torch.no_grad():
         for p in potential.readout.parameters():
             p.add_(scale * torch.randn_like(p))
@@ -163,20 +181,23 @@ def md(files, *args):
     return main(["md", str(files / "calm.pt"), str(files / "ethanol.xyz"), *args])
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--timestep", "-0.5"], "argument --timestep: must be a finite number > 0 fs, got -0.5"),
-    (["--timestep", "0"], "argument --timestep: must be a finite number > 0 fs, got 0.0"),
-    (["--timestep", "nan"], "argument --timestep: must be a finite number > 0 fs, got nan"),
-    (["--temperature", "-1"], "argument --temperature: must be a finite number >= 0 K, got -1.0"),
-    (["--temperature", "inf"], "argument --temperature: must be a finite number >= 0 K, got inf"),
-    (["--friction", "-0.1"], "argument --friction: must be a finite number >= 0 1/fs, got -0.1"),
-    (["--steps", "0"], "argument --steps: must be an integer >= 1, got 0"),
-    (["--steps", "1.5"], "argument --steps: invalid int value: '1.5'"),
-    (["--interval", "0"], "argument --interval: must be an integer >= 1, got 0"),
-    (["--seed", "-1"], "argument --seed: must be an integer >= 0, got -1"),
-    (["--max-force", "0"], "argument --max-force: must be a finite number > 0 eV/Å, got 0.0"),
-    (["--max-temperature", "-5"], "argument --max-temperature: must be a finite number > 0 K, got -5.0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--timestep", "-0.5"], "argument --timestep: must be a finite number > 0 fs, got -0.5"),
+        (["--timestep", "0"], "argument --timestep: must be a finite number > 0 fs, got 0.0"),
+        (["--timestep", "nan"], "argument --timestep: must be a finite number > 0 fs, got nan"),
+        (["--temperature", "-1"], "argument --temperature: must be a finite number >= 0 K, got -1.0"),
+        (["--temperature", "inf"], "argument --temperature: must be a finite number >= 0 K, got inf"),
+        (["--friction", "-0.1"], "argument --friction: must be a finite number >= 0 1/fs, got -0.1"),
+        (["--steps", "0"], "argument --steps: must be an integer >= 1, got 0"),
+        (["--steps", "1.5"], "argument --steps: invalid int value: '1.5'"),
+        (["--interval", "0"], "argument --interval: must be an integer >= 1, got 0"),
+        (["--seed", "-1"], "argument --seed: must be an integer >= 0, got -1"),
+        (["--max-force", "0"], "argument --max-force: must be a finite number > 0 eV/Å, got 0.0"),
+        (["--max-temperature", "-5"], "argument --max-temperature: must be a finite number > 0 K, got -5.0"),
+    ],
+)
 def test_cli_rejects_bad_arguments(tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as caught:
         main(["md", "model.pt", "start.xyz", "-o", str(tmp_path), *args])
@@ -207,11 +228,30 @@ def test_cli_a_sound_run(files, tmp_path, capsys):
 
 
 def test_cli_a_blow_up_exits_3_and_keeps_the_outputs(files, tmp_path, capsys):
-    assert main(["md", str(files / "steep.pt"), str(files / "ethanol.xyz"), "--timestep", "100", "--steps", "10",
-                 "--interval", "5", "-o", str(tmp_path)]) == 3
+    assert (
+        main(
+            [
+                "md",
+                str(files / "steep.pt"),
+                str(files / "ethanol.xyz"),
+                "--timestep",
+                "100",
+                "--steps",
+                "10",
+                "--interval",
+                "5",
+                "-o",
+                str(tmp_path),
+            ]
+        )
+        == 3
+    )
     out, err = capsys.readouterr()
-    assert re.fullmatch(r"equitools md: error: MD stopped: temperature \S+ K exceeds 3e\+03 K at step 1 \(100 fs\); "
-                        r"the frames before it are in \S+md.traj, the report in \S+md_report.json\n", err)
+    assert re.fullmatch(
+        r"equitools md: error: MD stopped: temperature \S+ K exceeds 3e\+03 K at step 1 \(100 fs\); "
+        r"the frames before it are in \S+md.traj, the report in \S+md_report.json\n",
+        err,
+    )
     assert "stopped early: temperature" in out and "drift: not available" in out
     report = json.loads((tmp_path / "md_report.json").read_text())
     assert report["stopped"].startswith("temperature") and report["drift_meV_per_atom_ps"] is None

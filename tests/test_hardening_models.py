@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
+from test_models_potentials import tiny
 from torch_geometric.data import Batch, Data
 
 from equitools.calculators import EquiCalculator
 from equitools.models import GeometryError
-
-from test_models_potentials import tiny
 
 MODELS = ("tensornet", "escn", "freecg")
 
@@ -77,8 +76,9 @@ def test_periodic_non_finite_position_names_the_atom():
     z, pos = water()
     pos[1, 0] = float("nan")
     with pytest.raises(GeometryError, match=r"atom 1 \(structure 0\)"):
-        model.compute(z, pos, cell=5.0 * torch.eye(3, dtype=pos.dtype).unsqueeze(0),
-                      pbc=torch.tensor([[True, True, True]]))
+        model.compute(
+            z, pos, cell=5.0 * torch.eye(3, dtype=pos.dtype).unsqueeze(0), pbc=torch.tensor([[True, True, True]])
+        )
 
 
 def test_calculator_refuses_non_finite_positions_and_cells():

@@ -19,8 +19,16 @@ from equitools.models import MODELS, build, default_config, save
 from equitools.models.registry import NUMBERS as MODEL_NUMBERS
 from equitools.models.registry import check_values
 from equitools.paths import EMBEDDED_DATA
-from equitools.train import (ConfigError, ForceFieldModule, TrainingDivergedError, load_config, load_datasets,
-                             read_checkpoint, resolve_config, train)
+from equitools.train import (
+    ConfigError,
+    ForceFieldModule,
+    TrainingDivergedError,
+    load_config,
+    load_datasets,
+    read_checkpoint,
+    resolve_config,
+    train,
+)
 from equitools.train.config import NUMBERS, SCHEMA
 from equitools.train.data import training_sampler
 from equitools.train.plots import read_epoch_metrics
@@ -71,8 +79,9 @@ def test_diverging_lr_fails_the_command_and_exports_nothing(tmp_path, capsys):
     config = write_yaml(tmp_path / "diverge.yaml", {**TINY, "output": {"dir": str(tmp_path / "run")}})
     assert main(["train", str(config), "training.lr=1e6", "--no-progress"]) == 1
     err = capsys.readouterr().err
-    assert re.search(r"^equitools train: error: training diverged in epoch \d+, step \d+: the (loss|gradient)", err,
-                     re.MULTILINE), err
+    assert re.search(
+        r"^equitools train: error: training diverged in epoch \d+, step \d+: the (loss|gradient)", err, re.MULTILINE
+    ), err
     assert "lower training.lr" in err and "Traceback" not in err
     assert not (tmp_path / "run" / "model.pt").exists() and not (tmp_path / "run" / "metrics.json").exists()
 
@@ -127,25 +136,30 @@ def test_evaluate_fails_on_a_nan_model(tmp_path, capsys):
 # --- B. config values ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("config, message", [
-    ({"model": "tensornet", "num_layers": 1.5}, "num_layers must be an integer >= 1, got 1.5"),
-    ({"model": "tensornet", "hidden_channels": "eight"}, "hidden_channels must be an integer >= 1, got 'eight'"),
-    ({"model": "tensornet", "hidden_channels": 0}, "hidden_channels must be an integer >= 1, got 0"),
-    ({"model": "tensornet", "num_rbf": True}, "num_rbf must be an integer >= 1, got True"),
-    ({"model": "tensornet", "cutoff": -5.0}, r"cutoff must be a finite number > 0, got -5.0"),
-    ({"model": "tensornet", "cutoff": math.inf}, r"cutoff must be a finite number > 0, got inf"),
-    ({"model": "tensornet", "energy_shift": math.nan}, r"energy_shift must be a finite number, got nan"),
-    ({"model": "tensornet", "max_z": 0}, "max_z must be an integer >= 1, got 0"),
-    ({"model": "tensornet", "rbf_type": "gaussian", "num_rbf": 1}, "num_rbf must be >= 2 with rbf_type 'gaussian'"),
-    ({"model": "escn", "mmax": 3, "lmax": 2}, r"mmax must be <= lmax \(2\), got 3"),
-    ({"model": "escn", "num_rbf": 1}, r"num_rbf must be >= 2 \(a Gaussian basis\), got 1"),
-    ({"model": "escn", "lmax": -1}, "lmax must be an integer >= 0, got -1"),
-    ({"model": "escn", "sphere_channels": 2.0}, "sphere_channels must be an integer >= 1, got 2.0"),
-    ({"model": "freecg", "lmax": 3}, "lmax must be 2"),
-    ({"model": "freecg", "hidden_channels": 12, "num_heads": 8}, r"num_heads must divide hidden_channels \(12\)"),
-    ({"model": "freecg", "hidden_channels": 16, "num_heads": 4, "num_groups": 5},
-     r"num_groups must divide hidden_channels \(16\), got 5"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"model": "tensornet", "num_layers": 1.5}, "num_layers must be an integer >= 1, got 1.5"),
+        ({"model": "tensornet", "hidden_channels": "eight"}, "hidden_channels must be an integer >= 1, got 'eight'"),
+        ({"model": "tensornet", "hidden_channels": 0}, "hidden_channels must be an integer >= 1, got 0"),
+        ({"model": "tensornet", "num_rbf": True}, "num_rbf must be an integer >= 1, got True"),
+        ({"model": "tensornet", "cutoff": -5.0}, r"cutoff must be a finite number > 0, got -5.0"),
+        ({"model": "tensornet", "cutoff": math.inf}, r"cutoff must be a finite number > 0, got inf"),
+        ({"model": "tensornet", "energy_shift": math.nan}, r"energy_shift must be a finite number, got nan"),
+        ({"model": "tensornet", "max_z": 0}, "max_z must be an integer >= 1, got 0"),
+        ({"model": "tensornet", "rbf_type": "gaussian", "num_rbf": 1}, "num_rbf must be >= 2 with rbf_type 'gaussian'"),
+        ({"model": "escn", "mmax": 3, "lmax": 2}, r"mmax must be <= lmax \(2\), got 3"),
+        ({"model": "escn", "num_rbf": 1}, r"num_rbf must be >= 2 \(a Gaussian basis\), got 1"),
+        ({"model": "escn", "lmax": -1}, "lmax must be an integer >= 0, got -1"),
+        ({"model": "escn", "sphere_channels": 2.0}, "sphere_channels must be an integer >= 1, got 2.0"),
+        ({"model": "freecg", "lmax": 3}, "lmax must be 2"),
+        ({"model": "freecg", "hidden_channels": 12, "num_heads": 8}, r"num_heads must divide hidden_channels \(12\)"),
+        (
+            {"model": "freecg", "hidden_channels": 16, "num_heads": 4, "num_groups": 5},
+            r"num_groups must divide hidden_channels \(16\), got 5",
+        ),
+    ],
+)
 def test_build_checks_every_model_number(config, message):
     with pytest.raises(ValueError, match=message):
         build(config)
@@ -163,27 +177,30 @@ def test_every_number_has_a_type_and_range_that_its_default_meets():
         check_values(defaults)  # the published defaults pass
 
 
-@pytest.mark.parametrize("section, key, value, message", [
-    ("training", "max_epochs", -1, "training.max_epochs must be an integer >= 1, got -1"),
-    ("training", "lr", -1e-3, r"training.lr must be a finite number > 0, got -0.001"),
-    ("training", "lr", math.nan, r"training.lr must be a finite number > 0, got nan"),
-    ("training", "lr_factor", 1.0, r"training.lr_factor must be a finite number in \(0, 1\), got 1.0"),
-    ("training", "ema_decay", 1.0, r"training.ema_decay must be a finite number in \[0, 1\) or null, got 1.0"),
-    ("training", "gradient_clip", 0, "training.gradient_clip must be a finite number > 0 or null, got 0"),
-    ("training", "lr_patience", 2.5, "training.lr_patience must be an integer >= 0, got 2.5"),
-    ("training", "seed", -1, "training.seed must be an integer in"),
-    ("training", "max_time", 0, "training.max_time must be a finite number > 0 or null, got 0"),
-    ("data", "n_test", 0, "data.n_test must be an integer >= 1 or null, got 0"),
-    ("data", "batch_size", True, "data.batch_size must be an integer >= 1, got True"),
-    ("data", "num_workers", -1, "data.num_workers must be an integer >= 0, got -1"),
-    ("data", "min_distance", -0.1, "data.min_distance must be a finite number >= 0, got -0.1"),
-    ("trainer", "devices", 0, "trainer.devices must be an integer >= 1, got 0"),
-    ("trainer", "num_threads", 0, "trainer.num_threads must be an integer >= 1 or null, got 0"),
-    ("trainer", "check_val_every_n_epoch", 0, "trainer.check_val_every_n_epoch must be an integer >= 1, got 0"),
-    ("model", "num_layers", 1.5, "model.num_layers must be an integer >= 1, got 1.5"),
-    ("model", "hidden_channels", "eight", "model.hidden_channels must be an integer >= 1, got 'eight'"),
-    ("model", "cutoff", -1.0, r"model.cutoff must be a finite number > 0, got -1.0"),
-])
+@pytest.mark.parametrize(
+    "section, key, value, message",
+    [
+        ("training", "max_epochs", -1, "training.max_epochs must be an integer >= 1, got -1"),
+        ("training", "lr", -1e-3, r"training.lr must be a finite number > 0, got -0.001"),
+        ("training", "lr", math.nan, r"training.lr must be a finite number > 0, got nan"),
+        ("training", "lr_factor", 1.0, r"training.lr_factor must be a finite number in \(0, 1\), got 1.0"),
+        ("training", "ema_decay", 1.0, r"training.ema_decay must be a finite number in \[0, 1\) or null, got 1.0"),
+        ("training", "gradient_clip", 0, "training.gradient_clip must be a finite number > 0 or null, got 0"),
+        ("training", "lr_patience", 2.5, "training.lr_patience must be an integer >= 0, got 2.5"),
+        ("training", "seed", -1, "training.seed must be an integer in"),
+        ("training", "max_time", 0, "training.max_time must be a finite number > 0 or null, got 0"),
+        ("data", "n_test", 0, "data.n_test must be an integer >= 1 or null, got 0"),
+        ("data", "batch_size", True, "data.batch_size must be an integer >= 1, got True"),
+        ("data", "num_workers", -1, "data.num_workers must be an integer >= 0, got -1"),
+        ("data", "min_distance", -0.1, "data.min_distance must be a finite number >= 0, got -0.1"),
+        ("trainer", "devices", 0, "trainer.devices must be an integer >= 1, got 0"),
+        ("trainer", "num_threads", 0, "trainer.num_threads must be an integer >= 1 or null, got 0"),
+        ("trainer", "check_val_every_n_epoch", 0, "trainer.check_val_every_n_epoch must be an integer >= 1, got 0"),
+        ("model", "num_layers", 1.5, "model.num_layers must be an integer >= 1, got 1.5"),
+        ("model", "hidden_channels", "eight", "model.hidden_channels must be an integer >= 1, got 'eight'"),
+        ("model", "cutoff", -1.0, r"model.cutoff must be a finite number > 0, got -1.0"),
+    ],
+)
 def test_config_errors_name_file_section_and_key(tmp_path, section, key, value, message):
     config = {name: dict(values) for name, values in TINY.items()}
     config[section][key] = value
@@ -198,8 +215,9 @@ def test_yaml_nan_and_text_numbers(tmp_path):
     with pytest.raises(ConfigError, match=r"x.yaml: training.lr must be a finite number > 0, got nan"):
         load_config(path)
     # YAML 1.1 reads 1e-4 as text: still a number; null switches the optional ones off
-    path.write_text("training:\n  lr: 1e-4\n  ema_decay: null\n  gradient_clip: null\nmodel:\n  model: tensornet\n"
-                    "  cutoff: 5e0\n")
+    path.write_text(
+        "training:\n  lr: 1e-4\n  ema_decay: null\n  gradient_clip: null\nmodel:\n  model: tensornet\n  cutoff: 5e0\n"
+    )
     config = load_config(path)
     assert config["training"]["lr"] == 1e-4 and config["model"]["cutoff"] == 5.0
     assert config["training"]["ema_decay"] is None and config["data"]["min_distance"] == 0.1
@@ -220,8 +238,10 @@ def test_min_distance_reaches_the_loader(tmp_path):
 def test_unreadable_config_is_a_one_line_error(tmp_path, capsys, monkeypatch):
     (tmp_path / "dir.yaml").mkdir()
     assert main(["train", str(tmp_path / "dir.yaml")]) == 1
-    assert f"equitools train: error: {tmp_path / 'dir.yaml'}: cannot read the config: Is a directory" \
+    assert (
+        f"equitools train: error: {tmp_path / 'dir.yaml'}: cannot read the config: Is a directory"
         in capsys.readouterr().err
+    )
     (tmp_path / "latin1.yaml").write_bytes(b"training:\n  lr: 1e-3  # \xe9\n")
     assert main(["train", str(tmp_path / "latin1.yaml")]) == 1
     assert f"{tmp_path / 'latin1.yaml'}: not a UTF-8 text file" in capsys.readouterr().err
@@ -279,9 +299,13 @@ def test_training_order_is_a_function_of_seed_and_epoch():
 def test_resumed_run_repeats_the_uninterrupted_run(tmp_path):
     """Epochs 0-2 in one go, or epoch 0 then a resume for 1-2 (as after a kill mid-epoch 1, which
     restarts from the end of epoch 0): the same float64 metrics and final training state."""
+
     def config(out, epochs):
-        return tiny(out, model={"dtype": "float64"},
-                    training={"max_epochs": epochs, "lr": 5e-3, "lr_patience": 0, "lr_factor": 0.5})
+        return tiny(
+            out,
+            model={"dtype": "float64"},
+            training={"max_epochs": epochs, "lr": 5e-3, "lr_patience": 0, "lr_factor": 0.5},
+        )
 
     whole, split = tmp_path / "whole", tmp_path / "split"
     train(config(whole, 3), plots=False)

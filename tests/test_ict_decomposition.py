@@ -47,7 +47,10 @@ def test_decompose_numpy_batch_sums_back_and_parts_rotate(n):
     assert set(parts) == set(path_matrices(n).paths)
     assert_close(sum(parts.values()), T, rtol=0, atol=1e-13)
     R = random_rotation(n + 1)
-    rotate = lambda x: (x.reshape(8, -1) @ kron_power(R, n).T).reshape(x.shape)
+
+    def rotate(x):
+        return (x.reshape(8, -1) @ kron_power(R, n).T).reshape(x.shape)
+
     rotated_parts = decompose(rotate(T), rank=n)
     for path, part in parts.items():
         assert_close(rotated_parts[path], rotate(part), rtol=0, atol=1e-12, what=f"part {path} is equivariant")

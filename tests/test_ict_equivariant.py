@@ -14,7 +14,10 @@ def multiplicities(n):
 
 def commutant_dimension(source, target, group_elements):
     """Dimension of {X : D_W X = X D_V} by SVD: an independent count of equivariant maps."""
-    rows = [np.kron(target.representation(g), np.eye(source.dim)) - np.kron(np.eye(target.dim), source.representation(g).T) for g in group_elements]
+    rows = [
+        np.kron(target.representation(g), np.eye(source.dim)) - np.kron(np.eye(target.dim), source.representation(g).T)
+        for g in group_elements
+    ]
     singular = np.linalg.svd(np.concatenate(rows), compute_uv=False)
     return int(np.sum(singular < 1e-9)) + max(0, target.dim * source.dim - len(singular))
 
@@ -44,7 +47,12 @@ def test_basis_size_orthonormality_equivariance_and_completeness(n, m, group):
 
 @pytest.mark.parametrize(
     "source,target,group",
-    [("2x0e+1x1o+1x2e", [1, "1o"], "O3"), ([1, "1e"], 2, "SO3"), (["1o", "1o"], "0e+1e+2e", "O3"), (o3.Irreps("1x1o+1x2e"), [2, "0e"], "O3")],
+    [
+        ("2x0e+1x1o+1x2e", [1, "1o"], "O3"),
+        ([1, "1e"], 2, "SO3"),
+        (["1o", "1o"], "0e+1e+2e", "O3"),
+        (o3.Irreps("1x1o+1x2e"), [2, "0e"], "O3"),
+    ],
 )
 def test_bases_between_irreps_products_and_direct_sums(source, target, group):
     basis = equivariant_basis(source, target, group)

@@ -1,5 +1,4 @@
 import os
-import zipfile
 
 import numpy as np
 import pytest
@@ -11,7 +10,9 @@ from equitools.ict import PathMatricesFileError, load, path_matrices, save
 
 @pytest.mark.parametrize("kind", ["dense", "sparse", "exact", "float32"])
 def test_save_load_round_trip(kind, tmp_path):
-    options = {"dense": {}, "sparse": {"sparse": True}, "exact": {"exact": True}, "float32": {"dtype": np.float32}}[kind]
+    options = {"dense": {}, "sparse": {"sparse": True}, "exact": {"exact": True}, "float32": {"dtype": np.float32}}[
+        kind
+    ]
     pm = path_matrices(3, **options)
     path = save(pm, tmp_path / "sub" / "m.npz")
     back = load(path)

@@ -42,8 +42,27 @@ def test_parsing_and_canonical_string(spec, canonical):
     assert Irreps(str(irreps)) == irreps
 
 
-@pytest.mark.parametrize("bad", ["1x", "2x3q", "1o+", "x1o", "-1o", "1.5x1o", "1ox", 0, 2.0, True, None, [(1, -1)],
-                                 [(-1, "1o")], [(True, "1o")], [("a", "1o")], [3]])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "1x",
+        "2x3q",
+        "1o+",
+        "x1o",
+        "-1o",
+        "1.5x1o",
+        "1ox",
+        0,
+        2.0,
+        True,
+        None,
+        [(1, -1)],
+        [(-1, "1o")],
+        [(True, "1o")],
+        [("a", "1o")],
+        [3],
+    ],
+)
 def test_bad_irreps_are_a_value_error_that_shows_the_input(bad):
     with pytest.raises(ValueError, match="irrep|multiplicit|parity|non-negative"):
         Irreps(bad)
@@ -68,14 +87,21 @@ def test_sizes_blocks_and_slices():
     irreps = Irreps(MIXED)
     assert len(irreps) == 6 and irreps.num_irreps == 10 and irreps.lmax == 3
     assert irreps.dim == 2 * 1 + 3 + 3 * 5 + 1 + 2 * 7 + 3 == 38
-    assert [(mul, ir.l, ir.p) for mul, ir in irreps] == [(2, 0, 1), (1, 1, -1), (3, 2, 1), (1, 0, -1), (2, 3, -1), (1, 1, 1)]
+    assert [(mul, ir.l, ir.p) for mul, ir in irreps] == [
+        (2, 0, 1),
+        (1, 1, -1),
+        (3, 2, 1),
+        (1, 0, -1),
+        (2, 3, -1),
+        (1, 1, 1),
+    ]
     assert irreps[2].mul == 3 and irreps[2].ir == Irrep("2e") and irreps[2].dim == 15
     assert irreps[1:3] == Irreps("1o+3x2e")
     slices = irreps.slices()
     assert [(s.start, s.stop) for s in slices] == [(0, 2), (2, 5), (5, 20), (20, 21), (21, 35), (35, 38)]
     degrees = irreps.degree_index()
     assert degrees.dtype == np.int64 and degrees.shape == (38,)
-    for (mul, ir), s in zip(irreps, slices):
+    for (_, ir), s in zip(irreps, slices):
         assert (degrees[s] == ir.l).all()
     assert Irreps.spherical_harmonics(3).degree_index().tolist() == [0] + [1] * 3 + [2] * 5 + [3] * 7
 
@@ -132,14 +158,30 @@ def test_selection_rules_o3_and_so3(l1, l2):
                     triangle = abs(l1 - l2) <= l3 <= l1 + l2
                     assert allowed(ir1, ir2, (l3, p3), "SO(3)") == triangle
                     assert allowed(ir1, ir2, (l3, p3)) == (triangle and p3 == p1 * p2)
-                    assert allowed(ir1, ir2, (l3, p3)) == (Irrep(l3, p3) in ir1 * ir2) == (o3.Irrep(l3, p3) in o3.Irrep(ir1) * o3.Irrep(ir2))
+                    assert (
+                        allowed(ir1, ir2, (l3, p3))
+                        == (Irrep(l3, p3) in ir1 * ir2)
+                        == (o3.Irrep(l3, p3) in o3.Irrep(ir1) * o3.Irrep(ir2))
+                    )
 
 
 def test_so3_selects_paths_that_o3_forbids():
     """The cross product 1o x 1o -> 1o: an SO(3) path only (the O(3) one is 1e)."""
     assert allowed("1o", "1o", "1e") and not allowed("1o", "1o", "1o") and allowed("1o", "1o", "1o", "SO(3)")
-    o3_paths = [(a, b, c) for a in ("1o", "2e") for b in ("1o", "2e") for c in ("0e", "1o", "1e", "2e", "3o") if allowed(a, b, c)]
-    so3_paths = [(a, b, c) for a in ("1o", "2e") for b in ("1o", "2e") for c in ("0e", "1o", "1e", "2e", "3o") if allowed(a, b, c, "SO(3)")]
+    o3_paths = [
+        (a, b, c)
+        for a in ("1o", "2e")
+        for b in ("1o", "2e")
+        for c in ("0e", "1o", "1e", "2e", "3o")
+        if allowed(a, b, c)
+    ]
+    so3_paths = [
+        (a, b, c)
+        for a in ("1o", "2e")
+        for b in ("1o", "2e")
+        for c in ("0e", "1o", "1e", "2e", "3o")
+        if allowed(a, b, c, "SO(3)")
+    ]
     assert set(o3_paths) < set(so3_paths) and ("1o", "1o", "1o") in so3_paths
 
 
@@ -147,7 +189,11 @@ def test_so3_selects_paths_that_o3_forbids():
 @pytest.mark.parametrize("spec", [MIXED, "1x0e", "4x1o", "1x5e+2x6o"])
 def test_D_is_an_orthogonal_homomorphism(spec):
     irreps = Irreps(spec)
-    for g1, g2 in ((random_rotation(1), random_rotation(2)), (random_orthogonal(3), random_rotation(4)), (random_orthogonal(5), random_orthogonal(6))):
+    for g1, g2 in (
+        (random_rotation(1), random_rotation(2)),
+        (random_orthogonal(3), random_rotation(4)),
+        (random_orthogonal(5), random_orthogonal(6)),
+    ):
         d1, d2 = irreps.D(g1), irreps.D(g2)
         assert d1.shape == (irreps.dim, irreps.dim) and d1.dtype == np.float64
         assert_close(d1 @ d1.T, np.eye(irreps.dim), rtol=0, atol=1e-12)
@@ -210,4 +256,6 @@ def test_spherical_harmonics_features_transform_with_D_like_e3nn():
     v = torch.randn(6, 3, dtype=torch.float64)
     R = torch.tensor(random_orthogonal(13))
     sh = o3.spherical_harmonics(irreps.to_e3nn(), v, normalize=True)  # an e3nn feature, used as is
-    assert_close(o3.spherical_harmonics(irreps.to_e3nn(), v @ R.T, normalize=True), sh @ irreps.D(R).T, rtol=0, atol=1e-12)
+    assert_close(
+        o3.spherical_harmonics(irreps.to_e3nn(), v @ R.T, normalize=True), sh @ irreps.D(R).T, rtol=0, atol=1e-12
+    )

@@ -31,8 +31,14 @@ def test_models_and_published_defaults():
     tensornet = default_config("tensornet")
     assert (tensornet["hidden_channels"], tensornet["num_layers"], tensornet["cutoff"]) == (128, 2, 4.5)  # rMD17
     freecg = default_config("freecg")
-    assert (freecg["hidden_channels"], freecg["num_layers"], freecg["num_heads"], freecg["num_groups"],
-            freecg["num_rbf"], freecg["cutoff"]) == (256, 9, 8, 32, 32, 5.0)
+    assert (
+        freecg["hidden_channels"],
+        freecg["num_layers"],
+        freecg["num_heads"],
+        freecg["num_groups"],
+        freecg["num_rbf"],
+        freecg["cutoff"],
+    ) == (256, 9, 8, 32, 32, 5.0)
     escn = default_config("escn")
     assert (escn["lmax"], escn["mmax"], escn["num_rbf"], escn["cutoff"]) == (6, 2, 400, 8.0)
 
@@ -56,13 +62,16 @@ def test_build_published_tensornet_and_call_it():
     assert out["energy"].shape == (1,) and out["forces"].shape == (3, 3)
 
 
-@pytest.mark.parametrize("config, message", [
-    ({"hidden_channels": 8}, "no 'model' key"),
-    ({"model": "painn"}, "unknown model 'painn'"),
-    ({"model": "tensornet", "hiden_channels": 8}, "hiden_channels"),
-    ({"model": "escn", "num_heads": 8}, "num_heads"),
-    ({"model": "tensornet", "dtype": "float16"}, "dtype"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"hidden_channels": 8}, "no 'model' key"),
+        ({"model": "painn"}, "unknown model 'painn'"),
+        ({"model": "tensornet", "hiden_channels": 8}, "hiden_channels"),
+        ({"model": "escn", "num_heads": 8}, "num_heads"),
+        ({"model": "tensornet", "dtype": "float16"}, "dtype"),
+    ],
+)
 def test_build_errors_name_the_key(config, message):
     with pytest.raises(ValueError, match=message) as err:
         build(config)
@@ -95,13 +104,18 @@ def test_old_key_names_are_read_silently():
         resolve_config({"model": "tensornet", "num_basis": 16})
 
 
-@pytest.mark.parametrize("name, old, new", [
-    ("escn", {"num_basis": 6}, {"num_rbf": 6}),
-    ("freecg", {"lmax": 2}, {}),
-])
+@pytest.mark.parametrize(
+    "name, old, new",
+    [
+        ("escn", {"num_basis": 6}, {"num_rbf": 6}),
+        ("freecg", {"lmax": 2}, {}),
+    ],
+)
 def test_a_model_file_with_old_key_names_loads(tmp_path, name, old, new):
-    small = {"escn": {"sphere_channels": 4, "hidden_channels": 4, "edge_channels": 4, "num_layers": 1, "lmax": 2},
-             "freecg": {"hidden_channels": 8, "num_layers": 1, "num_heads": 2, "num_groups": 2, "num_rbf": 6}}
+    small = {
+        "escn": {"sphere_channels": 4, "hidden_channels": 4, "edge_channels": 4, "num_layers": 1, "lmax": 2},
+        "freecg": {"hidden_channels": 8, "num_layers": 1, "num_heads": 2, "num_groups": 2, "num_rbf": 6},
+    }
     torch.manual_seed(4)
     model = build({"model": name, **small[name], **new, "dtype": "float64"})
     path = save(model, tmp_path / "model.pt")

@@ -14,14 +14,35 @@ from equitools.testing import assert_close, check_forces_are_gradient, check_pot
 
 TINY = {
     "tensornet": {"hidden_channels": 8, "num_layers": 2, "num_rbf": 8, "cutoff": 4.0},
-    "tensornet-so3": {"model": "tensornet", "hidden_channels": 8, "num_layers": 2, "num_rbf": 8, "cutoff": 4.0,
-                      "equivariance_group": "SO(3)"},
-    "escn": {"sphere_channels": 8, "hidden_channels": 8, "edge_channels": 8, "num_layers": 2, "lmax": 3,
-             "mmax": 2, "num_basis": 8, "cutoff": 4.0},
-    "freecg": {"hidden_channels": 16, "num_layers": 2, "num_heads": 2, "num_groups": 4, "num_rbf": 8,
-               "cutoff": 4.0},
-    "freecg-full": {"model": "freecg", "hidden_channels": 16, "num_layers": 2, "num_heads": 2, "num_groups": 4,
-                    "num_rbf": 8, "cutoff": 4.0, "cg_paths": "full"},
+    "tensornet-so3": {
+        "model": "tensornet",
+        "hidden_channels": 8,
+        "num_layers": 2,
+        "num_rbf": 8,
+        "cutoff": 4.0,
+        "equivariance_group": "SO(3)",
+    },
+    "escn": {
+        "sphere_channels": 8,
+        "hidden_channels": 8,
+        "edge_channels": 8,
+        "num_layers": 2,
+        "lmax": 3,
+        "mmax": 2,
+        "num_basis": 8,
+        "cutoff": 4.0,
+    },
+    "freecg": {"hidden_channels": 16, "num_layers": 2, "num_heads": 2, "num_groups": 4, "num_rbf": 8, "cutoff": 4.0},
+    "freecg-full": {
+        "model": "freecg",
+        "hidden_channels": 16,
+        "num_layers": 2,
+        "num_heads": 2,
+        "num_groups": 4,
+        "num_rbf": 8,
+        "cutoff": 4.0,
+        "cg_paths": "full",
+    },
 }
 O3 = {"tensornet", "freecg"}  # models whose energy is also invariant under reflections
 # a little wider where 8 channels learn too slowly for the overfitting test
@@ -93,7 +114,7 @@ def test_batch_equals_one_by_one(name):
         alone = model(Batch.from_data_list([mol]))
         assert_close(together["energy"][k], alone["energy"][0], rtol=1e-12, what=f"energy of molecule {k}")
         n = mol.num_nodes
-        assert_close(together["forces"][start:start + n], alone["forces"], rtol=1e-12, what=f"forces of molecule {k}")
+        assert_close(together["forces"][start : start + n], alone["forces"], rtol=1e-12, what=f"forces of molecule {k}")
         start += n
 
 
@@ -106,8 +127,10 @@ def test_isolated_atom_and_single_atom_are_finite(name):
     assert_close(out["forces"], torch.zeros(1, 3), atol=0, what="force on a single atom")
     # an atom beyond the cutoff of a molecule: no neighbours, still finite
     mol = molecule(4, seed=3)
-    far = Data(z=torch.cat([mol.z, torch.tensor([6])]),
-               pos=torch.cat([mol.pos, torch.tensor([[30.0, 0.0, 0.0]], dtype=torch.float64)]))
+    far = Data(
+        z=torch.cat([mol.z, torch.tensor([6])]),
+        pos=torch.cat([mol.pos, torch.tensor([[30.0, 0.0, 0.0]], dtype=torch.float64)]),
+    )
     out = model(Batch.from_data_list([far]))
     assert torch.isfinite(out["energy"]).all() and torch.isfinite(out["forces"]).all()
     assert_close(out["forces"][-1], torch.zeros(3), atol=0, what="force on an isolated atom")
@@ -141,9 +164,14 @@ def rmd17_frames(molecule_name: str = "ethanol", count: int = 5) -> Batch:
     z = torch.as_tensor(raw["nuclear_charges"].astype(np.int64))
     frames = []
     for k in range(count):
-        frames.append(Data(z=z, pos=torch.as_tensor(raw["coords"][k], dtype=torch.float64),
-                           energy=torch.tensor([raw["energies"][k] * KCAL_PER_MOL_IN_EV]),
-                           forces=torch.as_tensor(raw["forces"][k] * KCAL_PER_MOL_IN_EV)))
+        frames.append(
+            Data(
+                z=z,
+                pos=torch.as_tensor(raw["coords"][k], dtype=torch.float64),
+                energy=torch.tensor([raw["energies"][k] * KCAL_PER_MOL_IN_EV]),
+                forces=torch.as_tensor(raw["forces"][k] * KCAL_PER_MOL_IN_EV),
+            )
+        )
     return Batch.from_data_list(frames)
 
 
@@ -162,7 +190,7 @@ def test_tiny_model_overfits_five_rmd17_frames(model_name):
 
     # the reference: the loss of the best constant guess (mean energy, zero forces), so that a
     # large loss of the random initial model cannot make the test easier
-    first = float((((energy - energy.mean()) ** 2).mean() + (data.forces ** 2).mean()))
+    first = float(((energy - energy.mean()) ** 2).mean() + (data.forces**2).mean())
     assert float(loss_fn().detach()) >= 0.5 * first
     best = first
     for _ in range(600):

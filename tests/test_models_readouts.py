@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_models_potentials import TINY, batch_of
 
 from equitools.models import build, load, save
 from equitools.testing import assert_close, random_orthogonal, random_rotation
 from equitools.train import ConfigError, resolve_config
-
-from test_models_potentials import TINY, batch_of
 
 REFERENCES = {1: -13.587, 6: -1029.863, 7: -1485.304, 8: -2042.611}  # eV, the size of real ones
 
@@ -77,8 +76,11 @@ def test_readout_config_errors():
         tensornet(readout="max")
     with pytest.raises(ValueError, match="need the 'sum' readout"):
         tensornet(readout="dipole", atomic_energies={1: -13.6})
-    config = {"model": {"model": "tensornet", "readout": "dipole"}, "data": {"format": "qm9", "target": "mu"},
-              "training": {"reference_energies": "fit", "force_weight": 0.0}}
+    config = {
+        "model": {"model": "tensornet", "readout": "dipole"},
+        "data": {"format": "qm9", "target": "mu"},
+        "training": {"reference_energies": "fit", "force_weight": 0.0},
+    }
     with pytest.raises(ConfigError, match="reference_energies 'none'"):
         resolve_config(config)
     config["training"]["reference_energies"] = "none"

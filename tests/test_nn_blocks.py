@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import float64
 from torch_geometric.utils import scatter
 
 from equitools import so3
@@ -16,8 +17,6 @@ from equitools.nn.edges import build_edges, edge_blocks, pair_indices
 from equitools.nn.radial import BesselBasis, ExpNormalBasis, GaussianBasis, radial_basis
 from equitools.nn.scatter import gather, index_add, scatter_mean, scatter_softmax, scatter_sum
 from equitools.testing import assert_close, random_orthogonal, random_rotation
-
-from helpers import float64
 
 
 def test_expnormal_matches_formula():
@@ -35,7 +34,11 @@ def test_bessel_matches_formula_and_is_finite_at_zero():
     basis = float64(lambda: BesselBasis(num_basis=4, cutoff=5.0))
     r = torch.tensor([0.0, 1.3, 4.9], dtype=torch.float64)
     n = np.arange(1, 5)
-    expected = np.sqrt(2 / 5.0) * np.sin(n * np.pi * r.numpy()[:, None] / 5.0) / np.where(r.numpy()[:, None] == 0, 1, r.numpy()[:, None])
+    expected = (
+        np.sqrt(2 / 5.0)
+        * np.sin(n * np.pi * r.numpy()[:, None] / 5.0)
+        / np.where(r.numpy()[:, None] == 0, 1, r.numpy()[:, None])
+    )
     expected[0] = np.sqrt(2 / 5.0) * n * np.pi / 5.0
     assert_close(basis(r), expected, rtol=1e-12, what="bessel")
 
@@ -47,14 +50,14 @@ def test_gaussian_matches_formula():
     assert_close(basis(r), expected, rtol=1e-12, what="gaussian")
 
 
-
 @pytest.mark.parametrize("width", [1.0, 2.0])
 def test_gaussian_square_sum_is_the_sum_of_squares_inside_the_grid(width):
     basis = float64(lambda: GaussianBasis(0.0, 8.0, 400, width=width))
     r = torch.linspace(1.0, 7.0, 101, dtype=torch.float64)  # away from the grid's ends
-    ripple = 2 * np.exp(-np.pi ** 2 * width ** 2)  # Poisson summation: the first alias of the Gaussian sum
-    assert_close((basis(r) ** 2).sum(-1), torch.full_like(r, basis.square_sum), rtol=1.1 * ripple + 1e-12,
-                 what="Σ_k φ_k(r)²")
+    ripple = 2 * np.exp(-(np.pi**2) * width**2)  # Poisson summation: the first alias of the Gaussian sum
+    assert_close(
+        (basis(r) ** 2).sum(-1), torch.full_like(r, basis.square_sum), rtol=1.1 * ripple + 1e-12, what="Σ_k φ_k(r)²"
+    )
 
 
 def test_radial_basis_by_name():
@@ -83,9 +86,16 @@ def test_scatter_matches_torch_geometric():
     index = torch.randint(0, 6, (20,))
     index[0] = 6  # a gap: row 5 may be empty, row 7 is
     assert_close(scatter_sum(src, index, 8), scatter(src, index, 0, dim_size=8, reduce="sum"), rtol=1e-14, what="sum")
-    assert_close(scatter_mean(src, index, 8), scatter(src, index, 0, dim_size=8, reduce="mean"), rtol=1e-14, what="mean")
+    assert_close(
+        scatter_mean(src, index, 8), scatter(src, index, 0, dim_size=8, reduce="mean"), rtol=1e-14, what="mean"
+    )
     soft = scatter_softmax(src, index, 8)
-    assert_close(scatter_sum(soft, index, 8)[torch.unique(index)], torch.ones(len(torch.unique(index)), 3, 4), rtol=1e-12, what="softmax sums")
+    assert_close(
+        scatter_sum(soft, index, 8)[torch.unique(index)],
+        torch.ones(len(torch.unique(index)), 3, 4),
+        rtol=1e-12,
+        what="softmax sums",
+    )
 
 
 def test_mlp_embedding_activation():
@@ -99,14 +109,17 @@ def test_mlp_embedding_activation():
 def _block_wigner(lmax: int, R: np.ndarray) -> torch.Tensor:
     D = torch.zeros((lmax + 1) ** 2, (lmax + 1) ** 2, dtype=torch.float64)
     for l in range(lmax + 1):
-        D[l * l:(l + 1) ** 2, l * l:(l + 1) ** 2] = torch.as_tensor(so3.wigner_D(l, R))
+        D[l * l : (l + 1) ** 2, l * l : (l + 1) ** 2] = torch.as_tensor(so3.wigner_D(l, R))
     return D
 
 
-@pytest.mark.parametrize("make", [
-    lambda: EquivariantLayerNorm(3, 5),
-    lambda: DegreeLinear(3, 5, 4),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: EquivariantLayerNorm(3, 5),
+        lambda: DegreeLinear(3, 5, 4),
+    ],
+)
 def test_spherical_channel_blocks_are_equivariant(make):
     torch.manual_seed(1)
     block = make().double()
@@ -158,12 +171,17 @@ def test_pair_scaling_and_neighbour_sum_agree_on_mirrored_and_given_graphs():
     for j, i in zip(src.tolist(), dst.tolist()):
         expected[i] += w_of[frozenset((i, j))] * x[j]
     for graph in (mirrored, given):
-        w_graph = torch.stack([w_of[frozenset((int(graph.edge_index[0, e]), int(graph.edge_index[1, e])))]
-                               for e in graph.pair_edge.tolist()])
+        w_graph = torch.stack(
+            [
+                w_of[frozenset((int(graph.edge_index[0, e]), int(graph.edge_index[1, e])))]
+                for e in graph.pair_edge.tolist()
+            ]
+        )
         assert_close(graph.neighbour_sum(x, w_graph), expected, rtol=1e-14, what="neighbour sum")
         edge_x = x.index_select(0, graph.edge_index[0])
-        assert_close(graph.scale_by_pair(edge_x, w_graph), edge_x * w_graph[graph.pair], rtol=0, atol=0,
-                     what="pair scaling")
+        assert_close(
+            graph.scale_by_pair(edge_x, w_graph), edge_x * w_graph[graph.pair], rtol=0, atol=0, what="pair scaling"
+        )
 
 
 def test_edge_blocks_partition_the_edges_within_the_budget():

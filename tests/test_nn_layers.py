@@ -6,18 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import float64
 
 from equitools import so3
 from equitools.ict import decompose
 from equitools.nn import escn, freecg
 from equitools.nn.edges import build_edges, edge_block_budget, edge_blocks
 from equitools.nn.escn import EdgeEmbedding, EdgeRotation, SO2Convolution, edge_frames
-from equitools.nn.radial import GaussianBasis
 from equitools.nn.freecg import FreeCGLayer, GroupCGTransform, _edge_harmonics
+from equitools.nn.radial import GaussianBasis
 from equitools.nn.tensornet import CompactTensors, TensorInteraction, vector_to_skew
 from equitools.testing import assert_close, random_orthogonal, random_rotation
-
-from helpers import float64
 
 
 def decompose_tensor(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -45,14 +44,15 @@ def test_compact_tensors_are_the_iAS_decomposition():
     I, A, S = decompose_tensor(X.permute(0, 3, 1, 2))
     norms = ops.part_norms2(c)
     for k, (part, only) in enumerate(zip((I, A, S), _only_parts(c))):
-        assert_close(norms[:, k], (part ** 2).sum((-1, -2)), rtol=1e-13, what=f"norm of part {k}")
+        assert_close(norms[:, k], (part**2).sum((-1, -2)), rtol=1e-13, what=f"norm of part {k}")
         assert_close(ops.full(only).permute(0, 3, 1, 2), part, rtol=1e-13, what=f"part {k}")
     r = torch.nn.functional.normalize(torch.randn(5, 3, dtype=torch.float64), dim=-1)
     I0, skew, sym = (ops.full(p.unsqueeze(-1))[..., 0] for p in _only_parts(ops.edge_tensors(r)))
     assert_close(I0, torch.eye(3, dtype=torch.float64).expand(5, 3, 3), rtol=1e-14, what="I0 = 1")
     assert_close(skew, vector_to_skew(r), atol=1e-15, what="A(r) = [r]_x")
-    assert_close(sym, r[:, :, None] * r[:, None, :] - torch.eye(3, dtype=torch.float64) / 3, atol=1e-15,
-                 what="S(r) = rr^T - 1/3")
+    assert_close(
+        sym, r[:, :, None] * r[:, None, :] - torch.eye(3, dtype=torch.float64) / 3, atol=1e-15, what="S(r) = rr^T - 1/3"
+    )
 
 
 @pytest.mark.parametrize("group", ["O(3)", "SO(3)"])
@@ -74,7 +74,7 @@ def test_tensornet_interaction_matches_full_matrix_reference(group):
         return torch.einsum("ncij,dc->ndij", T, linear.weight)
 
     def norm(T):
-        return (T ** 2).sum((-1, -2))[..., None, None]
+        return (T**2).sum((-1, -2))[..., None, None]
 
     f = (layer.linears_scalar(rbf) * cut[:, None]).view(-1, 3, C)[graph.pair]
     X = Xf / (norm(Xf) + 1)
@@ -87,18 +87,25 @@ def test_tensornet_interaction_matches_full_matrix_reference(group):
     P = M @ Y + Y @ M if group == "O(3)" else 2 * Y @ M
     I, A, S = decompose_tensor(P)
     n = norm(I + A + S) + 1
-    dX = lin(layer.linears_out.linear_I, I / n) + lin(layer.linears_out.linear_A, A / n) + lin(layer.linears_out.linear_S, S / n)
+    dX = (
+        lin(layer.linears_out.linear_I, I / n)
+        + lin(layer.linears_out.linear_A, A / n)
+        + lin(layer.linears_out.linear_S, S / n)
+    )
     expected = X + dX + dX @ dX
     assert_close(out, expected, rtol=1e-12, what=f"TensorNet interaction {group}")
 
 
 def test_edge_frames_align_edges_with_the_polar_axis():
-    vecs = torch.tensor([[1.0, 0, 0], [0, 1, 0], [0, 0, 1], [0, -2, 0], [1e-9, 1, 0], [1, 1, 1], [-3, 0.5, 2]],
-                        dtype=torch.float64)
+    vecs = torch.tensor(
+        [[1.0, 0, 0], [0, 1, 0], [0, 0, 1], [0, -2, 0], [1e-9, 1, 0], [1, 1, 1], [-3, 0.5, 2]], dtype=torch.float64
+    )
     vecs = torch.cat([vecs, torch.as_tensor(np.random.default_rng(0).normal(size=(20, 3)))])
     R = edge_frames(vecs)
     r = vecs / vecs.norm(dim=-1, keepdim=True)
-    assert_close(torch.einsum("eij,ej->ei", R, r), torch.tensor([0.0, 1.0, 0.0]).expand_as(r), atol=1e-14, what="R r = y")
+    assert_close(
+        torch.einsum("eij,ej->ei", R, r), torch.tensor([0.0, 1.0, 0.0]).expand_as(r), atol=1e-14, what="R r = y"
+    )
     assert_close(R @ R.transpose(1, 2), torch.eye(3).expand_as(R), atol=1e-14, what="R orthogonal")
     assert_close(torch.linalg.det(R), torch.ones(len(R)), atol=1e-14, what="det R = 1")
 
@@ -158,26 +165,53 @@ def test_freecg_rejected_dot_equals_the_dot_of_rejections():
     torch.manual_seed(5)
     d = _edge_harmonics(torch.randn(30, 3, dtype=torch.float64))
     a, b = torch.randn(2, 30, 8, 4, dtype=torch.float64)
-    reject = lambda v: v - (v * d.unsqueeze(-1)).sum(1, keepdim=True) * d.unsqueeze(-1)
+
+    def reject(v, d=d):
+        return v - (v * d.unsqueeze(-1)).sum(1, keepdim=True) * d.unsqueeze(-1)
+
     assert_close(FreeCGLayer.rejected_dot(a, b, d), (reject(a) * reject(b)).sum(1), rtol=1e-13, what="rejected dot")
     d_half = 0.5 * d  # the identity holds for any d, not only |d|² = 2
-    reject_half = lambda v: v - (v * d_half.unsqueeze(-1)).sum(1, keepdim=True) * d_half.unsqueeze(-1)
-    assert_close(FreeCGLayer.rejected_dot(a, b, d_half), (reject_half(a) * reject_half(b)).sum(1), rtol=1e-13,
-                 what="rejected dot, |d| != 2")
+
+    def reject_half(v):
+        return reject(v, d_half)
+
+    assert_close(
+        FreeCGLayer.rejected_dot(a, b, d_half),
+        (reject_half(a) * reject_half(b)).sum(1),
+        rtol=1e-13,
+        what="rejected dot, |d| != 2",
+    )
     beta = (b * d.unsqueeze(-1)).sum(1)
-    assert_close(FreeCGLayer.rejected_dot(a, b, d, beta=beta), (reject(a) * reject(b)).sum(1), rtol=1e-13,
-                 what="rejected dot, given b·d")
+    assert_close(
+        FreeCGLayer.rejected_dot(a, b, d, beta=beta),
+        (reject(a) * reject(b)).sum(1),
+        rtol=1e-13,
+        what="rejected dot, given b·d",
+    )
 
 
-@pytest.mark.parametrize("config", [
-    {"model": "freecg", "hidden_channels": 8, "num_layers": 3, "num_heads": 2, "num_groups": 2, "num_rbf": 8},
-    {"model": "escn", "sphere_channels": 4, "hidden_channels": 6, "edge_channels": 4, "num_layers": 2, "lmax": 3,
-     "mmax": 2, "num_rbf": 8},
-], ids=["freecg", "escn"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"model": "freecg", "hidden_channels": 8, "num_layers": 3, "num_heads": 2, "num_groups": 2, "num_rbf": 8},
+        {
+            "model": "escn",
+            "sphere_channels": 4,
+            "hidden_channels": 6,
+            "edge_channels": 4,
+            "num_layers": 2,
+            "lmax": 3,
+            "mmax": 2,
+            "num_rbf": 8,
+        },
+    ],
+    ids=["freecg", "escn"],
+)
 def test_edge_blocks_give_the_same_step_as_all_edges_at_once(config, monkeypatch):
     """Energy, forces and every parameter gradient of a training step do not depend on the blocks."""
-    from equitools.models import build
     from torch_geometric.data import Data
+
+    from equitools.models import build
 
     torch.manual_seed(6)
     model = build({**config, "cutoff": 3.0, "dtype": "float64"})

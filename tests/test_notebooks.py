@@ -12,7 +12,9 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path, tmp_path):
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute()
     errors = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, f"{path.name}: {errors[0]['ename']}: {errors[0]['evalue']}"
@@ -29,5 +31,6 @@ def test_build_your_own_model_cell_is_the_readme_example():
     cells = [c.source for c in notebook.cells if c.cell_type == "code" and "class TinyRepresentation" in c.source]
     assert len(cells) == 1, "build_your_own.ipynb: expected one model cell (class TinyRepresentation)"
     readme = (root / "README.md").read_text(encoding="utf-8")
-    assert "```python\n" + cells[0].strip() + "\n" in readme, \
+    assert "```python\n" + cells[0].strip() + "\n" in readme, (
         "README.md's 'Build your own model' example is not the notebook's model cell"
+    )

@@ -24,14 +24,23 @@ from equitools.extras import MissingExtraError, require
 ROOT = Path(__file__).resolve().parent.parent
 DIST_INFO = f"equitools-{__version__}.dist-info"
 OPTIONAL = ["lightning", "torchmetrics", "tensorboard", "yaml", "tblite", "vesin", "qm9pack"]
-CORE = ["equitools", "equitools.so3", "equitools.ict", "equitools.tp", "equitools.nn", "equitools.models",
-        "equitools.data", "equitools.calculators"]
+CORE = [
+    "equitools",
+    "equitools.so3",
+    "equitools.ict",
+    "equitools.tp",
+    "equitools.nn",
+    "equitools.models",
+    "equitools.data",
+    "equitools.calculators",
+]
 
 
 def python(code: str, folder: Path) -> str:
     """Run ``code`` in a fresh interpreter in ``folder`` (``sys.argv[1]``); its stdout, or fail with its stderr."""
-    done = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, cwd=folder,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(folder)], capture_output=True, text=True, cwd=folder, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -67,16 +76,23 @@ except ImportError as err:
 
 def test_a_saved_model_or_run_folder_runs_without_the_train_extra(tmp_path):
     out = python(INFERENCE_WITHOUT_TRAIN, tmp_path).strip()
-    assert out.startswith("MissingExtraError training (equitools.train) needs the 'train' extra: "
-                          "pip install 'equitools[train]' (")
+    assert out.startswith(
+        "MissingExtraError training (equitools.train) needs the 'train' extra: pip install 'equitools[train]' ("
+    )
 
 
-@pytest.mark.parametrize("modules, extra, call", [
-    (["vesin"], "periodic",
-     lambda tmp: periodic_neighbour_list(torch.zeros(1, 3), torch.eye(3), torch.ones(3, dtype=bool), 1.0)),
-    (["tblite", "tblite.ase"], "xtb", lambda tmp: generate(molecule("H2O"), tmp / "w.npz", n_frames=1)),
-    (["qm9pack"], "qm9", lambda tmp: qm9pack_csvs()),
-])
+@pytest.mark.parametrize(
+    "modules, extra, call",
+    [
+        (
+            ["vesin"],
+            "periodic",
+            lambda tmp: periodic_neighbour_list(torch.zeros(1, 3), torch.eye(3), torch.ones(3, dtype=bool), 1.0),
+        ),
+        (["tblite", "tblite.ase"], "xtb", lambda tmp: generate(molecule("H2O"), tmp / "w.npz", n_frames=1)),
+        (["qm9pack"], "qm9", lambda tmp: qm9pack_csvs()),
+    ],
+)
 def test_a_missing_extra_names_the_pip_install(monkeypatch, tmp_path, modules, extra, call):
     for name in modules:
         monkeypatch.setitem(sys.modules, name, None)
@@ -101,10 +117,29 @@ def wheel(tmp_path_factory) -> Iterator[zipfile.ZipFile]:
     """The wheel of a copy of the checkout, built offline (no build isolation, no dependencies)."""
     tmp = tmp_path_factory.mktemp("wheel")
     source = tmp / "src"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "runs", "equitools-demo"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp / "dist")], check=True, timeout=300)
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "runs", "equitools-demo"
+        ),
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(source),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp / "dist"),
+        ],
+        check=True,
+        timeout=300,
+    )
     (path,) = (tmp / "dist").glob("equitools-*.whl")
     with zipfile.ZipFile(path) as archive:
         yield archive
@@ -124,6 +159,9 @@ def test_the_wheel_holds_every_module_and_the_data_and_nothing_else(wheel):
 def test_the_wheel_declares_a_lean_core_and_the_extras(wheel):
     metadata = Parser().parsestr(wheel.read(f"{DIST_INFO}/METADATA").decode())
     assert set(metadata.get_all("Provides-Extra")) == {"train", "xtb", "qm9", "periodic", "all", "test"}
-    core = {r.split(";")[0].split(">")[0].split("=")[0].strip() for r in metadata.get_all("Requires-Dist")
-            if "extra ==" not in r}
+    core = {
+        r.split(";")[0].split(">")[0].split("=")[0].strip()
+        for r in metadata.get_all("Requires-Dist")
+        if "extra ==" not in r
+    }
     assert "torch" in core and "e3nn" in core and not core & {"lightning", "tensorboard", "tblite", "vesin", "qm9pack"}

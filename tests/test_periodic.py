@@ -12,6 +12,7 @@ from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_s
 from ase.filters import FrechetCellFilter
 from ase.neighborlist import neighbor_list
 from ase.optimize import BFGS
+from helpers import finite_difference_forces, one_torch_thread  # noqa: F401 (fixture)
 from torch_geometric.data import Batch, Data
 
 from equitools.calculators import EquiCalculator
@@ -21,8 +22,6 @@ from equitools.nn.edges import build_edges
 from equitools.nn.graph import periodic_radius_graph
 from equitools.testing import assert_close, random_rotation
 
-from helpers import finite_difference_forces, one_torch_thread  # noqa: F401 (fixture)
-
 CUTOFF = 3.5
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -31,8 +30,17 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    potential = build({"model": "tensornet", "hidden_channels": 8, "num_layers": 1, "num_rbf": 8,
-                       "cutoff": CUTOFF, "energy_scale": 10.0, "dtype": "float64"})
+    potential = build(
+        {
+            "model": "tensornet",
+            "hidden_channels": 8,
+            "num_layers": 1,
+            "num_rbf": 8,
+            "cutoff": CUTOFF,
+            "energy_scale": 10.0,
+            "dtype": "float64",
+        }
+    )
     with torch.no_grad():  # make the readout matter
         for p in potential.readout.parameters():
             p.add_(0.3 * torch.randn_like(p))
@@ -49,8 +57,12 @@ def triclinic(seed: int = 0, pbc=True) -> Atoms:
 
 
 def as_data(atoms: Atoms) -> Data:
-    return Data(z=torch.tensor(atoms.numbers), pos=torch.tensor(atoms.positions),
-                cell=torch.tensor(atoms.cell.array).unsqueeze(0), pbc=torch.tensor(atoms.pbc).unsqueeze(0))
+    return Data(
+        z=torch.tensor(atoms.numbers),
+        pos=torch.tensor(atoms.positions),
+        cell=torch.tensor(atoms.cell.array).unsqueeze(0),
+        pbc=torch.tensor(atoms.pbc).unsqueeze(0),
+    )
 
 
 def rotated(atoms: Atoms, seed: int) -> Atoms:
@@ -84,8 +96,9 @@ def our_shifts(edge_index: torch.Tensor, shift: torch.Tensor) -> set:
 @pytest.mark.parametrize("pbc", [(True, True, True), (True, True, False), (False, True, False)])
 def test_graph_equals_ase_with_self_images_and_mixed_pbc(pbc):
     atoms = triclinic(pbc=pbc)
-    edge_index, shift = periodic_radius_graph(torch.tensor(atoms.positions), CUTOFF,
-                                              torch.tensor(atoms.cell.array), torch.tensor(atoms.pbc))
+    edge_index, shift = periodic_radius_graph(
+        torch.tensor(atoms.positions), CUTOFF, torch.tensor(atoms.cell.array), torch.tensor(atoms.pbc)
+    )
     expected = ase_shifts(atoms, CUTOFF)
     assert our_shifts(edge_index, shift) == expected and edge_index.shape[1] == len(expected)
     assert any(j == i for j, i, *_ in expected)  # own images are neighbours
@@ -120,8 +133,12 @@ def test_energy_is_invariant_under_lattice_translations_wrapping_and_rotations(m
     wrapped.wrap()
     shifted_origin = atoms.copy()
     shifted_origin.positions += np.array([0.3, -1.7, 0.9])
-    for name, other in {"lattice translation": moved, "wrapped": wrapped, "rotation": rotated(atoms, seed=3),
-                        "translation": shifted_origin}.items():
+    for name, other in {
+        "lattice translation": moved,
+        "wrapped": wrapped,
+        "rotation": rotated(atoms, seed=3),
+        "translation": shifted_origin,
+    }.items():
         assert_close(energy(model, other), reference, rtol=1e-12, what=name)
     not_periodic = atoms.copy()
     not_periodic.pbc = False  # the images matter: a check that the tests above could fail
@@ -132,15 +149,26 @@ def test_energy_is_invariant_under_lattice_translations_wrapping_and_rotations(m
 def test_supercell_energy_is_extensive(model, repeat):
     atoms = triclinic(seed=4)
     n = int(np.prod(repeat))
-    assert_close(energy(model, atoms.repeat(repeat)), n * energy(model, atoms), rtol=1e-10,
-                 what=f"{repeat} supercell")
+    assert_close(energy(model, atoms.repeat(repeat)), n * energy(model, atoms), rtol=1e-10, what=f"{repeat} supercell")
 
 
-@pytest.mark.parametrize("config", [
-    {"model": "escn", "sphere_channels": 8, "hidden_channels": 8, "edge_channels": 8, "num_layers": 1, "lmax": 2,
-     "mmax": 2, "num_basis": 8},
-    {"model": "freecg", "hidden_channels": 16, "num_layers": 1, "num_heads": 2, "num_groups": 4, "num_rbf": 8},
-], ids=["escn", "freecg"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {
+            "model": "escn",
+            "sphere_channels": 8,
+            "hidden_channels": 8,
+            "edge_channels": 8,
+            "num_layers": 1,
+            "lmax": 2,
+            "mmax": 2,
+            "num_basis": 8,
+        },
+        {"model": "freecg", "hidden_channels": 16, "num_layers": 1, "num_heads": 2, "num_groups": 4, "num_rbf": 8},
+    ],
+    ids=["escn", "freecg"],
+)
 def test_other_architectures_on_periodic_cells(config):
     torch.manual_seed(1)
     model = build({**config, "cutoff": CUTOFF, "dtype": "float64"}).eval()
@@ -189,8 +217,9 @@ def test_given_edges_with_image_shifts_match_the_built_graph(model):
 def rattled_silicon() -> Atoms:
     atoms = bulk("Si", "diamond", a=5.43).repeat((1, 1, 2))
     atoms.rattle(0.15, seed=1)
-    atoms.set_cell(atoms.cell.array @ (np.eye(3) + [[0.01, 0.02, 0], [0.02, -0.01, 0], [0, 0, 0.015]]),
-                   scale_atoms=True)
+    atoms.set_cell(
+        atoms.cell.array @ (np.eye(3) + [[0.01, 0.02, 0], [0.02, -0.01, 0], [0, 0, 0.015]]), scale_atoms=True
+    )
     return atoms
 
 

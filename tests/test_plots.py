@@ -19,9 +19,18 @@ def report(frames: int = 41, stopped: str | None = None) -> MDReport:
     time = np.linspace(0.0, 0.2, frames)
     kinetic = 0.35 + 0.3 * np.sin(40 * time) ** 2
     total = -4200.0 + 9 * 5e-3 * time + 2e-4 * np.sin(200 * time)
-    return MDReport("verlet", steps=(frames - 1) * 5, timestep_fs=1.0, n_atoms=9, time_ps=time,
-                    potential=total - kinetic, kinetic=kinetic, total=total, temperature=300 + 800 * (kinetic - 0.35),
-                    stopped=stopped)
+    return MDReport(
+        "verlet",
+        steps=(frames - 1) * 5,
+        timestep_fs=1.0,
+        n_atoms=9,
+        time_ps=time,
+        potential=total - kinetic,
+        kinetic=kinetic,
+        total=total,
+        temperature=300 + 800 * (kinetic - 0.35),
+        stopped=stopped,
+    )
 
 
 @pytest.fixture
@@ -71,8 +80,14 @@ def write_metrics(path, epochs: int) -> None:
         writer.writeheader()
         for epoch in range(epochs):
             writer.writerow({"epoch": epoch, "step": 4 * epoch + 3, "train_loss_step": 2.0 / (epoch + 1)})
-            writer.writerow({"epoch": epoch, "step": 4 * epoch + 3, "val_energy_mae": 50 / (epoch + 1),
-                             "val_forces_mae": 400 / (epoch + 1)})
+            writer.writerow(
+                {
+                    "epoch": epoch,
+                    "step": 4 * epoch + 3,
+                    "val_energy_mae": 50 / (epoch + 1),
+                    "val_forces_mae": 400 / (epoch + 1),
+                }
+            )
             writer.writerow({"epoch": epoch, "step": 4 * epoch + 3, "train_loss_epoch": 1.5 / (epoch + 1)})
 
 
@@ -83,8 +98,11 @@ def test_learning_curves_count_epochs_from_one_with_integer_ticks(close, tmp_pat
     close(fig)
     fig.canvas.draw()
     assert fig._suptitle.get_text() == "tiny run"
-    assert [ax.get_ylabel() for ax in fig.axes] == ["validation energy MAE (meV)", "validation force MAE (meV/Å)",
-                                                    "training loss"]
+    assert [ax.get_ylabel() for ax in fig.axes] == [
+        "validation energy MAE (meV)",
+        "validation force MAE (meV/Å)",
+        "training loss",
+    ]
     for ax in fig.axes:
         assert ax.get_xlabel() == "epoch"
         assert list(ax.get_lines()[0].get_xdata()) == list(range(1, epochs + 1))

@@ -9,20 +9,28 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import float64, random_float64
 
 from equitools.ict import decompose, path_matrices
 from equitools.models import build
 from equitools.nn.tensornet import ICT_PATHS, PARTS, CompactTensors
 from equitools.testing import assert_close
 
-from helpers import float64, random_float64
-
-S2, S3, S6 = 2 ** 0.5, 3 ** 0.5, 6 ** 0.5
+S2, S3, S6 = 2**0.5, 3**0.5, 6**0.5
 # the compact basis TensorNet used before the ICT core (rows: flattened 3×3 basis matrices):
 # I = 1/√3; A = [e_x]_×, [e_y]_×, [e_z]_× over √2; S = xy, xz, yz, (xx - yy)/√2, (xx + yy - 2zz)/√6
 _ROWS = {0: (0, 4, 8), 1: (7, 5), 2: (2, 6), 3: (3, 1), 4: (1, 3), 5: (2, 6), 6: (5, 7), 7: (0, 4), 8: (0, 4, 8)}
-_VALUES = {0: (1 / S3,) * 3, 1: (1 / S2, -1 / S2), 2: (1 / S2, -1 / S2), 3: (1 / S2, -1 / S2), 4: (1 / S2,) * 2,
-           5: (1 / S2,) * 2, 6: (1 / S2,) * 2, 7: (1 / S2, -1 / S2), 8: (1 / S6, 1 / S6, -2 / S6)}
+_VALUES = {
+    0: (1 / S3,) * 3,
+    1: (1 / S2, -1 / S2),
+    2: (1 / S2, -1 / S2),
+    3: (1 / S2, -1 / S2),
+    4: (1 / S2,) * 2,
+    5: (1 / S2,) * 2,
+    6: (1 / S2,) * 2,
+    7: (1 / S2, -1 / S2),
+    8: (1 / S6, 1 / S6, -2 / S6),
+}
 HAND_WRITTEN = np.zeros((9, 9))
 for row, columns in _ROWS.items():
     HAND_WRITTEN[row, list(columns)] = _VALUES[row]
@@ -51,7 +59,9 @@ def test_the_compact_basis_is_the_stack_of_the_ict_path_matrices():
 
 
 def test_the_hand_written_basis_is_the_documented_change_of_the_ict_basis():
-    assert np.allclose(RELATION @ RELATION.T, np.eye(9), atol=1e-15) and np.isclose(np.linalg.det(RELATION[7:, [6, 8]]), 1)
+    assert np.allclose(RELATION @ RELATION.T, np.eye(9), atol=1e-15) and np.isclose(
+        np.linalg.det(RELATION[7:, [6, 8]]), 1
+    )
     np.testing.assert_allclose(HAND_WRITTEN, RELATION @ path_matrices(2).array(), atol=1e-15)
 
 
@@ -63,7 +73,7 @@ def test_compact_parts_are_the_ict_and_the_paper_parts():
     offsets = np.cumsum((0,) + PARTS)
     for k, (path, paper) in enumerate(zip(ICT_PATHS, paper_parts(X))):
         only = torch.zeros_like(compact)
-        only[:, offsets[k]:offsets[k + 1]] = compact[:, offsets[k]:offsets[k + 1]]
+        only[:, offsets[k] : offsets[k + 1]] = compact[:, offsets[k] : offsets[k + 1]]
         part = ops.full(only)[..., 0]
         assert_close(part, ict[path], atol=1e-14, what=f"compact part {path} vs ict.decompose")
         assert_close(part, paper, atol=1e-14, what=f"compact part {path} vs the paper's formula")
@@ -73,8 +83,17 @@ def test_compact_parts_are_the_ict_and_the_paper_parts():
 @pytest.mark.parametrize("basis", ["hand-written", "random within each part"])
 def test_tensornet_numbers_do_not_depend_on_the_basis_within_each_part(group, basis):
     torch.manual_seed(0)
-    model = build({"model": "tensornet", "hidden_channels": 4, "num_layers": 2, "num_rbf": 6, "cutoff": 4.0,
-                   "equivariance_group": group, "dtype": "float64"})
+    model = build(
+        {
+            "model": "tensornet",
+            "hidden_channels": 4,
+            "num_layers": 2,
+            "num_rbf": 6,
+            "cutoff": 4.0,
+            "equivariance_group": group,
+            "dtype": "float64",
+        }
+    )
     z = torch.tensor([8, 1, 1, 6, 7])
     pos = 1.3 * random_float64(5, 3, seed=2)
     before = model.compute(z, pos)

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 from e3nn import o3
+from helpers import one_torch_thread  # noqa: F401 (fixture)
+from helpers import random_float64 as _random
 
 from equitools.so3 import clebsch_gordan
 from equitools.testing import assert_close, assert_module_equivariant
 from equitools.tp import CGTensorProduct
-
-from helpers import one_torch_thread, random_float64 as _random  # noqa: F401 (fixture)
 
 F64 = dict(dtype=torch.float64)
 
@@ -37,7 +37,10 @@ def test_outer_mode_is_e3nn_full_tensor_product_up_to_a_sign_per_path(irreps1, i
     a, b = ours(x, y), ref(x, y)
     assert len(ours.paths) == len(ref.instructions)
     for ins in ref.instructions:
-        l1, l2, l3 = (irreps[i].ir.l for irreps, i in ((ref.irreps_in1, ins.i_in1), (ref.irreps_in2, ins.i_in2), (ref.irreps_out, ins.i_out)))
+        l1, l2, l3 = (
+            irreps[i].ir.l
+            for irreps, i in ((ref.irreps_in1, ins.i_in1), (ref.irreps_in2, ins.i_in2), (ref.irreps_out, ins.i_out))
+        )
         block = ref.irreps_out.slices()[ins.i_out]
         # e3nn: "component" normalisation, w3j * sqrt(2 l3 + 1) = ± our orthonormal CG
         assert_close(a[:, block], _sign(l1, l2, l3) * b[:, block], rtol=0, atol=1e-12, what=str(ins))
@@ -50,7 +53,19 @@ def test_elementwise_channels_equal_per_channel_products():
     assert ours.irreps_out == o3.Irreps([(C, ir) for _, ir in single.irreps_out])
     x, y = _random(5, ours.irreps_in1.dim), _random(5, 8, seed=1)
     out = ours(x, y)
-    x_channels = torch.stack([torch.cat([x[:, s][:, u * ir.dim : (u + 1) * ir.dim] for s, (_, ir) in zip(ours.irreps_in1.slices(), ours.irreps_in1)], -1) for u in range(C)], -1)
+    x_channels = torch.stack(
+        [
+            torch.cat(
+                [
+                    x[:, s][:, u * ir.dim : (u + 1) * ir.dim]
+                    for s, (_, ir) in zip(ours.irreps_in1.slices(), ours.irreps_in1)
+                ],
+                -1,
+            )
+            for u in range(C)
+        ],
+        -1,
+    )
     expected = torch.stack([single(x_channels[..., u], y) for u in range(C)], -1)  # (5, dim, C), channel by channel
     for s_out, s_one, (_, ir) in zip(ours.irreps_out.slices(), single.irreps_out.slices(), single.irreps_out):
         assert_close(out[:, s_out].reshape(5, C, ir.dim), expected[:, s_one].transpose(1, 2), rtol=0, atol=1e-13)
@@ -71,7 +86,12 @@ def test_paths_restrict_the_product():
     out_full, out_some = full(x, y), some(x, y)
     for p_some in some.paths:
         (p_full,) = [p for p in full.paths if (p.i_in1, p.i_in2, p.l3) == (p_some.i_in1, p_some.i_in2, p_some.l3)]
-        assert_close(out_some[:, some.irreps_out.slices()[p_some.i_out]], out_full[:, full.irreps_out.slices()[p_full.i_out]], rtol=0, atol=1e-14)
+        assert_close(
+            out_some[:, some.irreps_out.slices()[p_some.i_out]],
+            out_full[:, full.irreps_out.slices()[p_full.i_out]],
+            rtol=0,
+            atol=1e-14,
+        )
     # only the nonzero coefficients of these paths are stored
     nonzero = sum(np.count_nonzero(clebsch_gordan(p.l1, p.l2, p.l3)) for p in some.paths)
     assert some.coupling_value.numel() == nonzero
@@ -82,10 +102,14 @@ def test_instructions_and_path_normalisation():
     tp = CGTensorProduct("1o+2o", "1o", "1e+2e", instructions=[(0, 0, 0), (1, 0, 0), (1, 0, 1)])
     x, y = _random(2, 8), _random(2, 3, seed=1)
     c111, c211, c212 = (torch.tensor(clebsch_gordan(*t)) for t in ((1, 1, 1), (2, 1, 1), (2, 1, 2)))
-    expected_1 = (torch.einsum("na,nb,abc->nc", x[:, :3], y, c111) + torch.einsum("na,nb,abc->nc", x[:, 3:], y, c211)) / np.sqrt(2)
+    expected_1 = (
+        torch.einsum("na,nb,abc->nc", x[:, :3], y, c111) + torch.einsum("na,nb,abc->nc", x[:, 3:], y, c211)
+    ) / np.sqrt(2)
     expected_2 = torch.einsum("na,nb,abc->nc", x[:, 3:], y, c212)
     assert_close(tp(x, y), torch.cat([expected_1, expected_2], -1), rtol=0, atol=1e-14)
-    raw = CGTensorProduct("1o+2o", "1o", "1e+2e", instructions=[(0, 0, 0), (1, 0, 0), (1, 0, 1)], path_normalization=False)
+    raw = CGTensorProduct(
+        "1o+2o", "1o", "1e+2e", instructions=[(0, 0, 0), (1, 0, 0), (1, 0, 1)], path_normalization=False
+    )
     assert_close(raw(x, y)[:, :3], expected_1 * np.sqrt(2), rtol=0, atol=1e-14)
 
 
@@ -104,7 +128,9 @@ def test_path_and_channel_weights_internal_and_external():
             out = out + single(x, y) * weight_of(k)
         return out
 
-    external = CGTensorProduct(irreps1, irreps2, irreps_out, weights="path", internal_weights=False, path_normalization=False)
+    external = CGTensorProduct(
+        irreps1, irreps2, irreps_out, weights="path", internal_weights=False, path_normalization=False
+    )
     w = _random(4, n, seed=2)  # one weight per sample and path
     assert_close(external(x, y, weight=w), by_path(plain, x, y, lambda k: w[:, k : k + 1]), rtol=0, atol=1e-13)
 
@@ -131,7 +157,9 @@ def test_gradcheck_with_weights():
     assert torch.autograd.gradgradcheck(tp, (x, y))
     w = _random(2, len(tp.paths), seed=2).requires_grad_()
     external = CGTensorProduct("0e+1o", "1o", "1o+1e", weights="path", internal_weights=False).double()
-    assert torch.autograd.gradgradcheck(lambda a, b, c: external(a, b, weight=c), (x[:, :4], y[:, :3], w[:, : len(external.paths)]))
+    assert torch.autograd.gradgradcheck(
+        lambda a, b, c: external(a, b, weight=c), (x[:, :4], y[:, :3], w[:, : len(external.paths)])
+    )
 
 
 def test_sparse_and_dense_coupling_agree_in_float32_and_float64():
@@ -185,10 +213,19 @@ def test_so3_group_ignores_parity_on_channels_last_features():
         CGTensorProduct("1o", "1o", "1o")
     cross = CGTensorProduct("1o", "1o", "1o", group="SO(3)")
     a, b = _random(3), _random(3, seed=1)
-    assert_close(cross(a, b), torch.linalg.cross(a, b) / -2 ** 0.5, rtol=0, atol=1e-14)
+    assert_close(cross(a, b), torch.linalg.cross(a, b) / -(2**0.5), rtol=0, atol=1e-14)
     C = 2
     tp = CGTensorProduct("1o+2e", "1o+2e", "1o+2e", group="SO(3)", channels=C)
-    assert [(p.l1, p.l2, p.l3) for p in tp.paths] == [(1, 1, 1), (1, 2, 1), (2, 1, 1), (2, 2, 1), (1, 1, 2), (1, 2, 2), (2, 1, 2), (2, 2, 2)]
+    assert [(p.l1, p.l2, p.l3) for p in tp.paths] == [
+        (1, 1, 1),
+        (1, 2, 1),
+        (2, 1, 1),
+        (2, 2, 1),
+        (1, 1, 2),
+        (1, 2, 2),
+        (2, 1, 2),
+        (2, 2, 2),
+    ]
     last = lambda x: x.view(3, C, 8).transpose(1, 2)  # noqa: E731  (3, C·dim) flat → (3, dim, C)
     fn = lambda x, y: tp(last(x), last(y)).transpose(1, 2).reshape(3, -1)  # noqa: E731
     irreps = "+".join(["1o+2e"] * C)

@@ -4,12 +4,11 @@ channel pairs, grouped weights, O(3) and SO(3) paths, equivariance, errors."""
 import numpy as np
 import pytest
 import torch
+from helpers import one_torch_thread, random_float64  # noqa: F401 (fixture)
 
 from equitools.so3 import clebsch_gordan
 from equitools.testing import assert_close, assert_module_equivariant
 from equitools.tp import CGTensorProduct, FullyConnectedCGProduct
-
-from helpers import one_torch_thread, random_float64  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -35,8 +34,9 @@ def test_equals_the_formula_with_shared_and_grouped_weights():
     assert [ir for _, ir in tp.irreps_out] == sorted(reached) and all(mul == 1 for mul, _ in tp.irreps_out)
     x1, x2 = random_float64(5, 8, 3), random_float64(5, 9, 2, seed=1)  # (batch, irreps.dim, channels)
     assert_close(tp(x1, x2), _reference(tp, x1, x2, tp.weight), rtol=1e-12, what="shared weights")
-    grouped = FullyConnectedCGProduct("1o+2e", "1o+2e", 2, 2, 2, paths=[("1o", "1o", "2e"), ("2e", "1o", "1o")],
-                                      weight_groups=(4,)).double()
+    grouped = FullyConnectedCGProduct(
+        "1o+2e", "1o+2e", 2, 2, 2, paths=[("1o", "1o", "2e"), ("2e", "1o", "1o")], weight_groups=(4,)
+    ).double()
     assert grouped.weight.shape == (4, 2, 2, 2, 2)
     x1, x2 = random_float64(5, 8, 4, 2, seed=2), random_float64(5, 8, 4, 2, seed=3)  # (batch, dim, G, U)
     expected = torch.stack([_reference(grouped, x1[:, :, g], x2[:, :, g], grouped.weight[g]) for g in range(4)], dim=2)
@@ -56,7 +56,9 @@ def test_one_path_equals_the_outer_cg_product_contracted_with_its_weights():
         # the e3nn layout of "Ux1o" is multiplicity-major: (batch, U, 3) flattened
         pairs = outer(part(x1, l1).transpose(1, 2).reshape(6, -1), part(x2, l2).transpose(1, 2).reshape(6, -1))
         pairs = pairs.reshape(6, U, V, 2 * l3 + 1)
-        assert_close(tp(x1, x2), torch.einsum("nuvk,uvw->nkw", pairs, tp.weight[0]), rtol=1e-12, what=f"path {l1}{l2}{l3}")
+        assert_close(
+            tp(x1, x2), torch.einsum("nuvk,uvw->nkw", pairs, tp.weight[0]), rtol=1e-12, what=f"path {l1}{l2}{l3}"
+        )
 
 
 @pytest.mark.parametrize("group", ["O(3)", "SO(3)"])
@@ -68,20 +70,33 @@ def test_equivariant_under_rotations_and_reflections(group):
     out = "+".join([str(tp.irreps_out)] * W)
     # channels-last (4, dim, C) read as multiplicity-major flat features (4, C·dim)
     flat = lambda x, dim, C: x.view(4, C, dim).transpose(1, 2)  # noqa: E731
-    assert_module_equivariant(lambda a, b: tp(flat(a, 9, U), flat(b, 8, V)).transpose(1, 2).reshape(4, -1),
-                              [in1, in2], out, batch=(4,), rtol=1e-11, reflection=group == "O(3)")
+    assert_module_equivariant(
+        lambda a, b: tp(flat(a, 9, U), flat(b, 8, V)).transpose(1, 2).reshape(4, -1),
+        [in1, in2],
+        out,
+        batch=(4,),
+        rtol=1e-11,
+        reflection=group == "O(3)",
+    )
 
 
 def test_so3_adds_the_parity_odd_paths():
     """SO(3) lets 1o ⊗ 1o → 1o (the cross product) through; O(3) refuses it; labels are (-1)^l."""
-    so3 = FullyConnectedCGProduct("1o+2e", "1o+2e", 1, 1, 1, paths=[(1, 1, 1)], group="SO(3)", path_normalization=False).double()
+    so3 = FullyConnectedCGProduct(
+        "1o+2e", "1o+2e", 1, 1, 1, paths=[(1, 1, 1)], group="SO(3)", path_normalization=False
+    ).double()
     assert str(so3.irreps_out) == "1x1o" and len(FullyConnectedCGProduct("1o", "1o", 1, 1, 1, group="SO(3)").paths) == 3
     with torch.no_grad():
         so3.weight.fill_(1.0)
     a, b = random_float64(3), random_float64(3, seed=1)
-    x1, x2 = torch.cat([a, torch.zeros(5, dtype=torch.float64)])[:, None], torch.cat([b, torch.zeros(5, dtype=torch.float64)])[:, None]
-    assert_close(so3(x1, x2)[:, 0], torch.linalg.cross(a, b) / -2 ** 0.5, rtol=1e-13)
-    assert str(FullyConnectedCGProduct("1o", "1o", 1, 1, 1, paths=[(1, 1, 1)]).irreps_out) == "1x1e"  # O(3): a pseudovector
+    x1, x2 = (
+        torch.cat([a, torch.zeros(5, dtype=torch.float64)])[:, None],
+        torch.cat([b, torch.zeros(5, dtype=torch.float64)])[:, None],
+    )
+    assert_close(so3(x1, x2)[:, 0], torch.linalg.cross(a, b) / -(2**0.5), rtol=1e-13)
+    assert (
+        str(FullyConnectedCGProduct("1o", "1o", 1, 1, 1, paths=[(1, 1, 1)]).irreps_out) == "1x1e"
+    )  # O(3): a pseudovector
     with pytest.raises(ValueError, match="under O\\(3\\)"):
         FullyConnectedCGProduct("1o", "1o", 1, 1, 1, paths=[("1o", "1o", "1o")])
 

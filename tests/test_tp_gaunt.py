@@ -4,16 +4,20 @@ product; symmetry; grads."""
 import pytest
 import torch
 from e3nn import o3
+from helpers import one_torch_thread  # noqa: F401 (fixture)
+from helpers import random_float64 as _random
 
 from equitools.so3 import bracket_factor, gaunt, gaunt_factor
 from equitools.testing import assert_close, assert_module_equivariant
 from equitools.tp import CGTensorProduct, GauntTensorProduct
 
-from helpers import one_torch_thread, random_float64 as _random  # noqa: F401 (fixture)
-
 METHODS = ("fourier", "grid", "dense")
-VARIANTS = {"fourier": dict(method="fourier"), "grid": dict(method="grid"), "grid_fft": dict(method="grid", phi_transform="fft"),
-            "dense": dict(method="dense")}
+VARIANTS = {
+    "fourier": dict(method="fourier"),
+    "grid": dict(method="grid"),
+    "grid_fft": dict(method="grid", phi_transform="fft"),
+    "dense": dict(method="dense"),
+}
 F64 = dict(dtype=torch.float64)
 
 
@@ -59,7 +63,9 @@ def test_dense_is_the_contraction_with_gaunt_coefficients():
         for l2 in range(L2 + 1):
             for l3 in range(abs(l1 - l2), min(l1 + l2, L_out) + 1):
                 g = torch.tensor(gaunt(l1, l2, l3))
-                expected[l3 * l3 : (l3 + 1) ** 2] += torch.einsum("a,b,abc->c", x[l1 * l1 : (l1 + 1) ** 2], y[l2 * l2 : (l2 + 1) ** 2], g)
+                expected[l3 * l3 : (l3 + 1) ** 2] += torch.einsum(
+                    "a,b,abc->c", x[l1 * l1 : (l1 + 1) ** 2], y[l2 * l2 : (l2 + 1) ** 2], g
+                )
     assert_close(_flat(GauntTensorProduct(L1, L2, L_out, method="dense"))(x, y), expected, rtol=0, atol=1e-14)
 
 
@@ -71,7 +77,10 @@ def test_grid_equals_e3nn_s2grid_product():
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)  # e3nn computes parts of its grids in the default dtype
     try:
-        to_grid, from_grid = o3.ToS2Grid(L, res, normalization="integral"), o3.FromS2Grid(res, L, normalization="integral")
+        to_grid, from_grid = (
+            o3.ToS2Grid(L, res, normalization="integral"),
+            o3.FromS2Grid(res, L, normalization="integral"),
+        )
     finally:
         torch.set_default_dtype(default)
     assert_close(_flat(GauntTensorProduct(L, L, L))(x, y), from_grid(to_grid(x) * to_grid(y)), rtol=0, atol=1e-12)
@@ -94,9 +103,18 @@ def test_gaunt_is_the_cg_product_on_even_paths_with_gaunt_factors(method):
     x, y = _random(4, (L1 + 1) ** 2), _random(4, (L2 + 1) ** 2, seed=1)
     z = _flat(GauntTensorProduct(L1, L2, L_out, method=method, parity_odd=True))(x, y)
     z = z.view(4, 2, (L_out + 1) ** 2)  # the Gaunt paths, then the bracket's
-    for part, irreps_out, factor in ((0, o3.Irreps.spherical_harmonics(L_out), gaunt_factor), (1, _pseudo(L_out), bracket_factor)):
-        cg = CGTensorProduct(o3.Irreps.spherical_harmonics(L1), o3.Irreps.spherical_harmonics(L2), irreps_out,
-                             weights="path", internal_weights=False, path_normalization=False)
+    for part, irreps_out, factor in (
+        (0, o3.Irreps.spherical_harmonics(L_out), gaunt_factor),
+        (1, _pseudo(L_out), bracket_factor),
+    ):
+        cg = CGTensorProduct(
+            o3.Irreps.spherical_harmonics(L1),
+            o3.Irreps.spherical_harmonics(L2),
+            irreps_out,
+            weights="path",
+            internal_weights=False,
+            path_normalization=False,
+        )
         assert all((p.l1 + p.l2 + p.l3) % 2 == part for p in cg.paths)  # parity selects the paths
         weight = torch.tensor([factor(p.l1, p.l2, p.l3) for p in cg.paths], **F64)
         assert_close(z[:, part], cg(x, y, weight=weight), rtol=0, atol=1e-12, what=f"part {part}")
@@ -121,7 +139,9 @@ def test_equivariant_under_rotations_and_reflections(method):
     last = lambda x: x.view(3, C, -1).transpose(1, 2)  # noqa: E731
     repeat = lambda irreps: "+".join([str(irreps)] * C)  # noqa: E731
     sh = [repeat(o3.Irreps.spherical_harmonics(L)) for L in (L1, L2)]
-    assert_module_equivariant(lambda x, y: tp(last(x), last(y)).transpose(1, 2).reshape(3, -1), sh, repeat(tp.irreps_out))
+    assert_module_equivariant(
+        lambda x, y: tp(last(x), last(y)).transpose(1, 2).reshape(3, -1), sh, repeat(tp.irreps_out)
+    )
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -55,8 +55,11 @@ def _model_sections() -> dict[str, dict]:
     return sections
 
 
-@pytest.mark.parametrize("model", list(_model_sections().values()),
-                         ids=[f"{m['model']}-{m['num_layers']}L" for m in _model_sections().values()])
+@pytest.mark.parametrize(
+    "model",
+    list(_model_sections().values()),
+    ids=[f"{m['model']}-{m['num_layers']}L" for m in _model_sections().values()],
+)
 def test_every_model_section_builds(model):
     if importlib.util.find_spec(f"equitools.nn.{model['model']}") is None:
         pytest.skip(f"equitools.nn.{model['model']} is not in this checkout yet (built by the layers work)")
@@ -84,8 +87,9 @@ def test_unknown_model_key_and_section():
 
 
 def test_overrides_are_parsed_as_yaml():
-    config = resolve_config(apply_overrides({}, ["training.lr=3e-4", "data.n_train=12", "model.model=tensornet",
-                                                 "training.ema_decay=null"]))
+    config = resolve_config(
+        apply_overrides({}, ["training.lr=3e-4", "data.n_train=12", "model.model=tensornet", "training.ema_decay=null"])
+    )
     assert config["training"]["lr"] == 3e-4 and config["data"]["n_train"] == 12
     assert config["training"]["ema_decay"] is None
     with pytest.raises(ConfigError, match="section.key=value"):

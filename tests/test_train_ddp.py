@@ -25,8 +25,13 @@ CONFIG = {
 def test_two_process_gloo_ddp(tmp_path):
     config = tmp_path / "ddp.yaml"
     config.write_text(yaml.safe_dump({**CONFIG, "output": {"dir": str(tmp_path / "run")}}))
-    done = subprocess.run([sys.executable, "-m", "equitools.cli", "train", str(config)], capture_output=True,
-                          text=True, timeout=120, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "equitools.cli", "train", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "distributed_backend=gloo" in done.stderr + done.stdout
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())

@@ -52,15 +52,20 @@ class EquiCalculator(Calculator):
         if want_stress and not self.atoms.cell.rank == 3:
             raise ValueError("stress needs a 3D cell: this structure has none (set atoms.cell)")
         check_finite_structure(self.atoms)
-        data = Data(z=torch.as_tensor(self.atoms.numbers, dtype=torch.long, device=self.device),
-                    pos=torch.as_tensor(self.atoms.positions, dtype=self.dtype, device=self.device),
-                    cell=torch.as_tensor(self.atoms.cell.array, dtype=self.dtype, device=self.device).unsqueeze(0),
-                    pbc=torch.as_tensor(self.atoms.pbc, dtype=torch.bool, device=self.device).unsqueeze(0))
+        data = Data(
+            z=torch.as_tensor(self.atoms.numbers, dtype=torch.long, device=self.device),
+            pos=torch.as_tensor(self.atoms.positions, dtype=self.dtype, device=self.device),
+            cell=torch.as_tensor(self.atoms.cell.array, dtype=self.dtype, device=self.device).unsqueeze(0),
+            pbc=torch.as_tensor(self.atoms.pbc, dtype=torch.bool, device=self.device).unsqueeze(0),
+        )
         out = self.model(data, compute_forces=True, compute_stress=want_stress)
         energy = float(out["energy"].detach().double().sum())
-        self.results = {"energy": energy, "free_energy": energy,
-                        "energies": out["node_energy"].detach().double().cpu().numpy(),
-                        "forces": out["forces"].detach().double().cpu().numpy()}
+        self.results = {
+            "energy": energy,
+            "free_energy": energy,
+            "energies": out["node_energy"].detach().double().cpu().numpy(),
+            "forces": out["forces"].detach().double().cpu().numpy(),
+        }
         if want_stress:
             s = out["stress"].detach().double().cpu().numpy().reshape(3, 3)
             self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
@@ -72,7 +77,9 @@ def check_finite_structure(atoms) -> None:
     bad = np.flatnonzero(~np.isfinite(atoms.positions).all(axis=1))
     if bad.size:
         i = int(bad[0])
-        raise GeometryError(f"atom {i} ({atoms.get_chemical_symbols()[i]}) has a NaN or infinite position "
-                            f"{atoms.positions[i].tolist()} Å")
+        raise GeometryError(
+            f"atom {i} ({atoms.get_chemical_symbols()[i]}) has a NaN or infinite position "
+            f"{atoms.positions[i].tolist()} Å"
+        )
     if not np.isfinite(atoms.cell.array).all():
         raise GeometryError(f"the cell has a NaN or infinite entry: {atoms.cell.array.tolist()}")

@@ -36,7 +36,6 @@ from .ase import check_finite_structure
 from .md_arguments import ARGUMENTS, INTEGRATORS, MAX_FORCE_EV_PER_A
 
 
-
 @dataclass
 class MDReport:
     """What happened in a run. Arrays per logged frame: time (ps), potential/kinetic/total
@@ -70,13 +69,20 @@ class MDReport:
 
     def summary(self) -> dict:
         """Scalars of the report (JSON-ready)."""
-        return {"integrator": self.integrator, "steps": self.steps, "timestep_fs": self.timestep_fs,
-                "n_atoms": self.n_atoms, "simulated_ps": float(self.time_ps[-1]) if len(self.time_ps) else 0.0,
-                "temperature_mean_K": float(np.mean(self.temperature)),
-                "temperature_std_K": float(np.std(self.temperature)),
-                "drift_meV_per_atom_ps": self.drift_meV_per_atom_ps,
-                "max_deviation_meV_per_atom": self.max_deviation_meV_per_atom,
-                "trajectory": self.trajectory, "stopped": self.stopped, **self.extra}
+        return {
+            "integrator": self.integrator,
+            "steps": self.steps,
+            "timestep_fs": self.timestep_fs,
+            "n_atoms": self.n_atoms,
+            "simulated_ps": float(self.time_ps[-1]) if len(self.time_ps) else 0.0,
+            "temperature_mean_K": float(np.mean(self.temperature)),
+            "temperature_std_K": float(np.std(self.temperature)),
+            "drift_meV_per_atom_ps": self.drift_meV_per_atom_ps,
+            "max_deviation_meV_per_atom": self.max_deviation_meV_per_atom,
+            "trajectory": self.trajectory,
+            "stopped": self.stopped,
+            **self.extra,
+        }
 
 
 class MDBlowUpError(ValueError):
@@ -109,10 +115,20 @@ def blow_up(atoms: Atoms, max_force_eV_per_A: float, max_temperature_K: float) -
     return None
 
 
-def run_md(atoms: Atoms, calculator, steps: int, timestep_fs: float = 0.5, temperature_K: float = 300.0,
-           integrator: str = "verlet", friction_per_fs: float = 0.01, interval: int = 10,
-           trajectory: str | os.PathLike | None = None, seed: int = 0,
-           max_force_eV_per_A: float = MAX_FORCE_EV_PER_A, max_temperature_K: float | None = None) -> MDReport:
+def run_md(
+    atoms: Atoms,
+    calculator,
+    steps: int,
+    timestep_fs: float = 0.5,
+    temperature_K: float = 300.0,
+    integrator: str = "verlet",
+    friction_per_fs: float = 0.01,
+    interval: int = 10,
+    trajectory: str | os.PathLike | None = None,
+    seed: int = 0,
+    max_force_eV_per_A: float = MAX_FORCE_EV_PER_A,
+    max_temperature_K: float | None = None,
+) -> MDReport:
     """Run ``steps`` MD steps of ``atoms`` (a copy) with ``calculator``.
 
     Velocities start from Maxwell–Boltzmann at ``temperature_K`` (no net momentum or rotation).
@@ -126,9 +142,16 @@ def run_md(atoms: Atoms, calculator, steps: int, timestep_fs: float = 0.5, tempe
         raise ValueError(f"integrator must be one of {INTEGRATORS}, got {integrator!r}")
     if max_temperature_K is None:
         max_temperature_K = default_max_temperature(temperature_K)
-    for name, value in (("steps", steps), ("timestep_fs", timestep_fs), ("temperature_K", temperature_K),
-                        ("friction_per_fs", friction_per_fs), ("interval", interval), ("seed", seed),
-                        ("max_force_eV_per_A", max_force_eV_per_A), ("max_temperature_K", max_temperature_K)):
+    for name, value in (
+        ("steps", steps),
+        ("timestep_fs", timestep_fs),
+        ("temperature_K", temperature_K),
+        ("friction_per_fs", friction_per_fs),
+        ("interval", interval),
+        ("seed", seed),
+        ("max_force_eV_per_A", max_force_eV_per_A),
+        ("max_temperature_K", max_temperature_K),
+    ):
         ARGUMENTS[name].check(name, value)
     if interval > steps:
         raise ValueError(f"interval must be <= steps ({steps}), got {interval}")
@@ -144,8 +167,9 @@ def run_md(atoms: Atoms, calculator, steps: int, timestep_fs: float = 0.5, tempe
     if integrator == "verlet":
         dyn = VelocityVerlet(atoms, timestep=dt)
     else:
-        dyn = Langevin(atoms, timestep=dt, temperature_K=temperature_K, friction=friction_per_fs / units.fs,
-                       fixcm=False, rng=rng)
+        dyn = Langevin(
+            atoms, timestep=dt, temperature_K=temperature_K, friction=friction_per_fs / units.fs, fixcm=False, rng=rng
+        )
     writer = tmp = None
     if trajectory is not None:
         trajectory = Path(trajectory)
@@ -165,8 +189,14 @@ def run_md(atoms: Atoms, calculator, steps: int, timestep_fs: float = 0.5, tempe
                     raise ValueError(f"the start structure fails the blow-up check: {stopped}")
                 break
             if dyn.nsteps % interval == 0:
-                log.append((dyn.get_time() / (1000 * units.fs), atoms.get_potential_energy(),
-                            atoms.get_kinetic_energy(), atoms.get_temperature()))
+                log.append(
+                    (
+                        dyn.get_time() / (1000 * units.fs),
+                        atoms.get_potential_energy(),
+                        atoms.get_kinetic_energy(),
+                        atoms.get_temperature(),
+                    )
+                )
                 if writer is not None:
                     writer.write()
         if writer is not None:
@@ -177,8 +207,19 @@ def run_md(atoms: Atoms, calculator, steps: int, timestep_fs: float = 0.5, tempe
             writer.close()
             os.unlink(tmp)
     t, e_pot, e_kin, temp = (np.array(c) for c in zip(*log))
-    report = MDReport(integrator, steps, timestep_fs, len(atoms), t, e_pot, e_kin, e_pot + e_kin, temp,
-                      None if trajectory is None else str(trajectory), stopped=stopped)
+    report = MDReport(
+        integrator,
+        steps,
+        timestep_fs,
+        len(atoms),
+        t,
+        e_pot,
+        e_kin,
+        e_pot + e_kin,
+        temp,
+        None if trajectory is None else str(trajectory),
+        stopped=stopped,
+    )
     if stopped:
         raise MDBlowUpError(report)
     return report

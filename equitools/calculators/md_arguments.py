@@ -8,8 +8,11 @@ from ..ranges import COUNT, NON_NEGATIVE_INT, Number
 INTEGRATORS = ("verlet", "langevin")
 MAX_FORCE_EV_PER_A = 100.0
 ARGUMENTS = {
-    "steps": COUNT, "interval": COUNT, "seed": NON_NEGATIVE_INT,
-    "timestep_fs": Number(float, 0, open_low=True, unit="fs"), "temperature_K": Number(float, 0, unit="K"),
+    "steps": COUNT,
+    "interval": COUNT,
+    "seed": NON_NEGATIVE_INT,
+    "timestep_fs": Number(float, 0, open_low=True, unit="fs"),
+    "temperature_K": Number(float, 0, unit="K"),
     "friction_per_fs": Number(float, 0, unit="1/fs"),
     "max_force_eV_per_A": Number(float, 0, open_low=True, unit="eV/Å"),
     "max_temperature_K": Number(float, 0, open_low=True, unit="K"),

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..plotting import pyplot, save_figure
-
 from .md import MDReport
 
 
@@ -28,8 +27,13 @@ def md_figure(report: MDReport):
     ax_dev.plot(time, deviation, color="k", label="E_tot - E_tot(0)")
     drift = report.drift_meV_per_atom_ps
     if drift is not None:  # the least-squares line passes through the means
-        ax_dev.plot(time, deviation.mean() + drift * (time - time.mean()), "--", color="tab:red",
-                    label=f"linear fit: {drift:+.3g} meV/atom/ps")
+        ax_dev.plot(
+            time,
+            deviation.mean() + drift * (time - time.mean()),
+            "--",
+            color="tab:red",
+            label=f"linear fit: {drift:+.3g} meV/atom/ps",
+        )
     ax_dev.set_ylabel("total-energy deviation\n(meV/atom)")
     ax_dev.legend(fontsize=8)
     ax_e.plot(time, report.potential - report.potential[0], label="potential: E_pot - E_pot(0)")
@@ -42,7 +46,8 @@ def md_figure(report: MDReport):
     for ax in (ax_dev, ax_e, ax_t):
         ax.grid(alpha=0.3)
     title = f"{report.integrator} MD of {report.n_atoms} atoms: total-energy drift " + (
-        "n/a" if drift is None else f"{drift:+.3g} meV/atom/ps")
+        "n/a" if drift is None else f"{drift:+.3g} meV/atom/ps"
+    )
     if report.integrator != "verlet":
         title += "\n(thermostat: the total energy is not conserved)"
     if report.stopped:

@@ -22,8 +22,9 @@ def read_structure(path: str | Path, index: int = 0) -> Atoms:
         try:
             frames = ase.io.read(path, index=":")  # all of them: ase.io clamps a negative index
         except Exception as err:
-            raise ValueError(f"{path}: ase.io cannot read a structure from this file "
-                             f"({type(err).__name__}: {err})") from err
+            raise ValueError(
+                f"{path}: ase.io cannot read a structure from this file ({type(err).__name__}: {err})"
+            ) from err
     else:
         frames = read(path)
     if not -len(frames) <= index < len(frames):

@@ -36,7 +36,7 @@ def describe(script: Path) -> tuple[str, str]:
     doc = (ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or "").replace("``", "")
     summary = " ".join(doc.split("\n\n")[0].split())
     summary = summary.split(". ")[0].rstrip(".") + "."
-    times = [line.strip()[len(RUN_TIME):].strip() for line in doc.splitlines() if line.strip().startswith(RUN_TIME)]
+    times = [line.strip()[len(RUN_TIME) :].strip() for line in doc.splitlines() if line.strip().startswith(RUN_TIME)]
     return summary, times[0].rstrip(".") if times else "not stated"
 
 
@@ -48,10 +48,13 @@ def listing(scripts: dict[str, Path]) -> str:
         summary, time = describe(script)
         lines.append(f"  {name:<{width}}{time}")
         lines += textwrap.wrap(summary, 100, initial_indent=" " * (width + 2), subsequent_indent=" " * (width + 2))
-    lines += ["", "Run some:  equitools bench NAME ... [--quick] [--save]",
-              "Run all:   equitools bench --all [--quick] [--save]",
-              "A run writes a new JSON file under benchmarks/results/runs/;",
-              "with --save it overwrites the suite's tracked file in benchmarks/results/ instead."]
+    lines += [
+        "",
+        "Run some:  equitools bench NAME ... [--quick] [--save]",
+        "Run all:   equitools bench --all [--quick] [--save]",
+        "A run writes a new JSON file under benchmarks/results/runs/;",
+        "with --save it overwrites the suite's tracked file in benchmarks/results/ instead.",
+    ]
     return "\n".join(lines)
 
 
@@ -59,11 +62,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", metavar="NAME", help="suites to run (default: list them and exit)")
     parser.add_argument("--all", action="store_true", help="run every suite, one after the other")
     parser.add_argument("--list", action="store_true", help="list the suites and exit (the default)")
-    parser.add_argument("--quick", action="store_true",
-                        help="pass --quick to the scripts: fewer repeats and smaller cases (default: full runs)")
-    parser.add_argument("--save", action="store_true",
-                        help="pass --save to the scripts: overwrite their tracked files in benchmarks/results/ "
-                             "(default: new files under benchmarks/results/runs/)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="pass --quick to the scripts: fewer repeats and smaller cases (default: full runs)",
+    )
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help="pass --save to the scripts: overwrite their tracked files in benchmarks/results/ "
+        "(default: new files under benchmarks/results/runs/)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,16 +16,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="model file (model.pt), run folder, or training checkpoint (.ckpt)")
     parser.add_argument("data", help="data file: rMD17/MD17 .npz, QM9 CSV/folder, or anything ase.io reads")
     add_read_options(parser)
-    parser.add_argument("--target", default=None, metavar="NAME",
-                        help="QM9: the property the model predicts (default U0)")
-    parser.add_argument("--model", default=None, metavar="NAME",
-                        help="the architecture the checkpoint must hold, e.g. tensornet (default: any)")
-    parser.add_argument("--limit", type=argument(COUNT), default=None, metavar="N",
-                        help="evaluate the first N frames only (default: all)")
-    parser.add_argument("--batch-size", type=argument(COUNT), default=64, metavar="N",
-                        help="frames per batch (default 64)")
-    parser.add_argument("-o", "--output", default="evaluation", metavar="DIR",
-                        help="folder for parity.png and metrics.json (default evaluation)")
+    parser.add_argument(
+        "--target", default=None, metavar="NAME", help="QM9: the property the model predicts (default U0)"
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME",
+        help="the architecture the checkpoint must hold, e.g. tensornet (default: any)",
+    )
+    parser.add_argument(
+        "--limit",
+        type=argument(COUNT),
+        default=None,
+        metavar="N",
+        help="evaluate the first N frames only (default: all)",
+    )
+    parser.add_argument(
+        "--batch-size", type=argument(COUNT), default=64, metavar="N", help="frames per batch (default 64)"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="evaluation",
+        metavar="DIR",
+        help="folder for parity.png and metrics.json (default evaluation)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,10 +82,18 @@ def evaluate_files(args: argparse.Namespace) -> dict:
     errors = error_metrics(reference, predicted)
     bad = [f"{key} is {value}" for key, value in errors.items() if not math.isfinite(value)]
     if bad:
-        raise ValueError(f"{args.checkpoint} on {path}: the metrics are not finite ({', '.join(bad)}); the model's "
-                         "weights or the data hold NaN or inf")
-    metrics = {**errors, "n_frames": len(dataset), "model": model.model_name, "checkpoint": str(args.checkpoint),
-               "data": str(path), "unit": unit}
+        raise ValueError(
+            f"{args.checkpoint} on {path}: the metrics are not finite ({', '.join(bad)}); the model's "
+            "weights or the data hold NaN or inf"
+        )
+    metrics = {
+        **errors,
+        "n_frames": len(dataset),
+        "model": model.model_name,
+        "checkpoint": str(args.checkpoint),
+        "data": str(path),
+        "unit": unit,
+    }
     out = writable_folder(args.output, "--output")
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     plot_parity(reference, predicted, out / "parity.png", unit=unit, title=f"{model.model_name} on {path.name}")
@@ -79,8 +103,10 @@ def evaluate_files(args: argparse.Namespace) -> dict:
 def format_table(metrics: dict) -> str:
     """Metrics as a text table (MAE and RMSE in milli-units)."""
     unit = metrics.get("unit", "eV")
-    rows = [f"{metrics['model']} on {metrics['data']} ({metrics['n_frames']} frames)",
-            f"{'quantity':<10} {'MAE':>12} {'RMSE':>12}  unit"]
+    rows = [
+        f"{metrics['model']} on {metrics['data']} ({metrics['n_frames']} frames)",
+        f"{'quantity':<10} {'MAE':>12} {'RMSE':>12}  unit",
+    ]
     for key, label in (("energy", f"m{unit}"), ("forces", f"m{unit}/Å")):
         if f"{key}_mae" in metrics:
             rows.append(f"{key:<10} {metrics[key + '_mae']:12.3f} {metrics[key + '_rmse']:12.3f}  {label}")

@@ -13,16 +13,29 @@ TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rank", type=argument(COUNT), default=DEFAULT_RANK, metavar="N",
-                        help=f"tensor rank n (default {DEFAULT_RANK})")
-    parser.add_argument("--exact", action="store_true", help="exact sympy entries, practical up to rank 5-6 (default: floating point)")
+    parser.add_argument(
+        "--rank",
+        type=argument(COUNT),
+        default=DEFAULT_RANK,
+        metavar="N",
+        help=f"tensor rank n (default {DEFAULT_RANK})",
+    )
+    parser.add_argument(
+        "--exact", action="store_true", help="exact sympy entries, practical up to rank 5-6 (default: floating point)"
+    )
     parser.add_argument("--sparse", action="store_true", help="CSR storage, the form for rank 9-10 (default: dense)")
-    parser.add_argument("--dtype", choices=sorted(TOLERANCE), default="float64",
-                        help="floating-point type of the entries (default float64)")
-    parser.add_argument("--out", metavar="FILE", help="write the path matrices to this .npz, atomically "
-                        "(default: not written)")
-    parser.add_argument("--no-verify", action="store_true",
-                        help="skip the orthonormality/equivariance/completeness checks")
+    parser.add_argument(
+        "--dtype",
+        choices=sorted(TOLERANCE),
+        default="float64",
+        help="floating-point type of the entries (default float64)",
+    )
+    parser.add_argument(
+        "--out", metavar="FILE", help="write the path matrices to this .npz, atomically (default: not written)"
+    )
+    parser.add_argument(
+        "--no-verify", action="store_true", help="skip the orthonormality/equivariance/completeness checks"
+    )
     add_progress_option(parser)
 
 
@@ -73,7 +86,9 @@ def verified(pm, tolerance: float) -> bool:
         errors = verify(pm, R)
         good = max(errors[k] for k in ("orthonormality", "equivariance", "completeness")) <= tolerance
         ok &= good
-        print(f"  check ({name}, {errors['rows_checked']} rows): orthonormality {errors['orthonormality']:.1e}, "
-              f"equivariance {errors['equivariance']:.1e}, completeness {errors['completeness']:.1e} "
-              f"-> {'OK' if good else 'FAILED'}")
+        print(
+            f"  check ({name}, {errors['rows_checked']} rows): orthonormality {errors['orthonormality']:.1e}, "
+            f"equivariance {errors['equivariance']:.1e}, completeness {errors['completeness']:.1e} "
+            f"-> {'OK' if good else 'FAILED'}"
+        )
     return ok

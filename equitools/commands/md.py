@@ -13,39 +13,89 @@ from pathlib import Path
 from ..calculators.md_arguments import ARGUMENTS, INTEGRATORS, MAX_FORCE_EV_PER_A
 from ..ranges import argument
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="model file (model.pt), run folder, or training checkpoint (.ckpt)")
     parser.add_argument("structure", help="start structure: any ase.io file, or an rMD17/MD17 .npz (a frame of it)")
-    parser.add_argument("--index", type=int, default=0, metavar="I",
-                        help="frame of the structure file (default 0; negative: from the end)")
-    parser.add_argument("--integrator", choices=INTEGRATORS, default="verlet",
-                        help="verlet (NVE, reports energy drift) or langevin (NVT) (default verlet)")
-    parser.add_argument("--steps", type=argument(ARGUMENTS["steps"]), default=1000, metavar="N",
-                        help="MD steps (default 1000)")
-    parser.add_argument("--timestep", type=argument(ARGUMENTS["timestep_fs"]), default=0.5, metavar="FS",
-                        help="time step, fs (default 0.5 fs)")
-    parser.add_argument("--temperature", type=argument(ARGUMENTS["temperature_K"]), default=300.0, metavar="K",
-                        help="initial (verlet) or bath (langevin) temperature, K (default 300 K)")
-    parser.add_argument("--friction", type=argument(ARGUMENTS["friction_per_fs"]), default=0.01, metavar="PER_FS",
-                        help="Langevin friction, 1/fs (default 0.01 1/fs)")
-    parser.add_argument("--interval", type=argument(ARGUMENTS["interval"]), default=10, metavar="N",
-                        help="steps between logged/written frames, at most --steps (default 10)")
-    parser.add_argument("--seed", type=argument(ARGUMENTS["seed"]), default=0, metavar="N",
-                        help="seed of the initial velocities and the Langevin noise (default 0)")
-    parser.add_argument("--max-force", type=argument(ARGUMENTS["max_force_eV_per_A"]), default=MAX_FORCE_EV_PER_A,
-                        metavar="EV_PER_A", help="blow-up check: stop when a force exceeds this, eV/Å "
-                                                 f"(default {MAX_FORCE_EV_PER_A:g} eV/Å)")
-    parser.add_argument("--max-temperature", type=argument(ARGUMENTS["max_temperature_K"]), default=None,
-                        metavar="K", help="blow-up check: stop above this temperature, K "
-                                          "(default max(10 T, T + 1000 K) for --temperature T)")
-    parser.add_argument("-o", "--output", default="md", metavar="DIR",
-                        help="folder for md.traj, md_report.json, md_energy.png (default md)")
+    parser.add_argument(
+        "--index",
+        type=int,
+        default=0,
+        metavar="I",
+        help="frame of the structure file (default 0; negative: from the end)",
+    )
+    parser.add_argument(
+        "--integrator",
+        choices=INTEGRATORS,
+        default="verlet",
+        help="verlet (NVE, reports energy drift) or langevin (NVT) (default verlet)",
+    )
+    parser.add_argument(
+        "--steps", type=argument(ARGUMENTS["steps"]), default=1000, metavar="N", help="MD steps (default 1000)"
+    )
+    parser.add_argument(
+        "--timestep",
+        type=argument(ARGUMENTS["timestep_fs"]),
+        default=0.5,
+        metavar="FS",
+        help="time step, fs (default 0.5 fs)",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=argument(ARGUMENTS["temperature_K"]),
+        default=300.0,
+        metavar="K",
+        help="initial (verlet) or bath (langevin) temperature, K (default 300 K)",
+    )
+    parser.add_argument(
+        "--friction",
+        type=argument(ARGUMENTS["friction_per_fs"]),
+        default=0.01,
+        metavar="PER_FS",
+        help="Langevin friction, 1/fs (default 0.01 1/fs)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=argument(ARGUMENTS["interval"]),
+        default=10,
+        metavar="N",
+        help="steps between logged/written frames, at most --steps (default 10)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=argument(ARGUMENTS["seed"]),
+        default=0,
+        metavar="N",
+        help="seed of the initial velocities and the Langevin noise (default 0)",
+    )
+    parser.add_argument(
+        "--max-force",
+        type=argument(ARGUMENTS["max_force_eV_per_A"]),
+        default=MAX_FORCE_EV_PER_A,
+        metavar="EV_PER_A",
+        help=f"blow-up check: stop when a force exceeds this, eV/Å (default {MAX_FORCE_EV_PER_A:g} eV/Å)",
+    )
+    parser.add_argument(
+        "--max-temperature",
+        type=argument(ARGUMENTS["max_temperature_K"]),
+        default=None,
+        metavar="K",
+        help="blow-up check: stop above this temperature, K (default max(10 T, T + 1000 K) for --temperature T)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="md",
+        metavar="DIR",
+        help="folder for md.traj, md_report.json, md_energy.png (default md)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if args.interval > args.steps:
-        print(f"equitools md: error: --interval must be <= --steps ({args.steps}), got {args.interval}",
-              file=sys.stderr)
+        print(
+            f"equitools md: error: --interval must be <= --steps ({args.steps}), got {args.interval}", file=sys.stderr
+        )
         return 2
     try:
         report = simulate(args)
@@ -55,8 +105,11 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(format_report(summary))
     if report.stopped:
-        print(f"equitools md: error: MD stopped: {report.stopped}; the frames before it are in "
-              f"{report.trajectory}, the report in {Path(args.output) / 'md_report.json'}", file=sys.stderr)
+        print(
+            f"equitools md: error: MD stopped: {report.stopped}; the frames before it are in "
+            f"{report.trajectory}, the report in {Path(args.output) / 'md_report.json'}",
+            file=sys.stderr,
+        )
         return 3
     return 0
 
@@ -71,9 +124,20 @@ def simulate(args: argparse.Namespace):
     calculator = EquiCalculator(args.checkpoint)
     atoms = read_structure(args.structure, args.index)
     try:
-        return run_md(atoms, calculator, args.steps, args.timestep, args.temperature, args.integrator,
-                      args.friction, args.interval, Path(args.output) / "md.traj", args.seed, args.max_force,
-                      args.max_temperature)
+        return run_md(
+            atoms,
+            calculator,
+            args.steps,
+            args.timestep,
+            args.temperature,
+            args.integrator,
+            args.friction,
+            args.interval,
+            Path(args.output) / "md.traj",
+            args.seed,
+            args.max_force,
+            args.max_temperature,
+        )
     except MDBlowUpError as err:
         return err.report
 
@@ -84,8 +148,12 @@ def write_outputs(report, args: argparse.Namespace) -> dict:
     from equitools.calculators.plots import plot_md
 
     out = Path(args.output)
-    summary = {**report.summary(), "checkpoint": str(args.checkpoint), "structure": str(args.structure),
-               "plot": str(out / "md_energy.png")}
+    summary = {
+        **report.summary(),
+        "checkpoint": str(args.checkpoint),
+        "structure": str(args.structure),
+        "plot": str(out / "md_energy.png"),
+    }
     atomic_write_text(out / "md_report.json", json.dumps(summary, indent=2))
     plot_md(report, out / "md_energy.png")
     return summary
@@ -93,14 +161,22 @@ def write_outputs(report, args: argparse.Namespace) -> dict:
 
 def format_report(summary: dict) -> str:
     """The MD report as text."""
-    lines = [f"{summary['integrator']} MD: {summary['steps']} steps of {summary['timestep_fs']} fs "
-             f"({summary['simulated_ps']:.3f} ps), {summary['n_atoms']} atoms",
-             f"temperature: {summary['temperature_mean_K']:.1f} ± {summary['temperature_std_K']:.1f} K"]
+    lines = [
+        f"{summary['integrator']} MD: {summary['steps']} steps of {summary['timestep_fs']} fs "
+        f"({summary['simulated_ps']:.3f} ps), {summary['n_atoms']} atoms",
+        f"temperature: {summary['temperature_mean_K']:.1f} ± {summary['temperature_std_K']:.1f} K",
+    ]
     if summary["stopped"]:
         lines.insert(1, f"stopped early: {summary['stopped']}")
     if summary["integrator"] == "verlet":
         drift = summary["drift_meV_per_atom_ps"]
-        lines.append("NVE total-energy drift: " + ("not available (fewer than 2 logged frames)" if drift is None else
-                     f"{drift:+.3f} meV/atom/ps (max |ΔE| {summary['max_deviation_meV_per_atom']:.3f} meV/atom)"))
+        lines.append(
+            "NVE total-energy drift: "
+            + (
+                "not available (fewer than 2 logged frames)"
+                if drift is None
+                else f"{drift:+.3f} meV/atom/ps (max |ΔE| {summary['max_deviation_meV_per_atom']:.3f} meV/atom)"
+            )
+        )
     lines += [f"trajectory: {summary['trajectory']}", f"plot: {summary['plot']}"]
     return "\n".join(lines)

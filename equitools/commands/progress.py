@@ -7,8 +7,9 @@ import sys
 
 
 def add_progress_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--no-progress", action="store_true",
-                        help="no progress bars (default: bars only when stderr is a terminal)")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bars (default: bars only when stderr is a terminal)"
+    )
 
 
 def show_progress(args: argparse.Namespace) -> bool:

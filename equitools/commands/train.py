@@ -10,11 +10,20 @@ from .progress import add_progress_option, show_progress
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="YAML config (see configs/)")
-    parser.add_argument("overrides", nargs="*", metavar="section.key=value",
-                        help="override config entries, e.g. training.lr=1e-4 output.dir=runs/a")
-    parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="CKPT",
-                        help="continue the run in output.dir (its checkpoints/last.ckpt) or from CKPT "
-                             "(default: a new run)")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="section.key=value",
+        help="override config entries, e.g. training.lr=1e-4 output.dir=runs/a",
+    )
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="CKPT",
+        help="continue the run in output.dir (its checkpoints/last.ckpt) or from CKPT (default: a new run)",
+    )
     add_progress_option(parser)
 
 
@@ -38,14 +47,19 @@ def run(args: argparse.Namespace) -> int:
 def format_report(metrics: dict, out: str) -> str:
     """A short text report of a finished run."""
     units = metrics["units"]
-    lines = [f"trained {metrics['model']} ({metrics['parameters']:,} parameters) for {metrics['epochs']} epochs "
-             f"in {metrics['wall_time_s']:.0f} s",
-             f"data: {metrics['data']['source']}  sizes {metrics['data']['sizes']}",
-             "test metrics:"]
+    lines = [
+        f"trained {metrics['model']} ({metrics['parameters']:,} parameters) for {metrics['epochs']} epochs "
+        f"in {metrics['wall_time_s']:.0f} s",
+        f"data: {metrics['data']['source']}  sizes {metrics['data']['sizes']}",
+        "test metrics:",
+    ]
     for key, value in metrics["test"].items():
         if key != "loss":
             unit = units["forces"] if key.startswith("forces") else units["energy"]
             lines.append(f"  {key:<12} {value:10.3f} {unit}")
-    lines += [f"model:   {out}/model.pt", f"metrics: {out}/metrics.json",
-              f"logs:    {out}/logs (tensorboard --logdir {out}/logs/tensorboard)"]
+    lines += [
+        f"model:   {out}/model.pt",
+        f"metrics: {out}/metrics.json",
+        f"logs:    {out}/logs (tensorboard --logdir {out}/logs/tensorboard)",
+    ]
     return "\n".join(lines)

@@ -8,7 +8,19 @@ from .path_matrices import PathMatrices, path_matrices, product_path_matrices
 from .paths import coupling_paths, irreps_string, product_paths
 
 __all__ = [
-    "DecompositionMatrices", "EquivariantBasis", "PathMatrices", "PathMatricesFileError", "Space",
-    "coupling_paths", "decompose", "decomposition_matrices", "equivariant_basis", "irreps_string",
-    "load", "path_matrices", "product_path_matrices", "product_paths", "save",
+    "DecompositionMatrices",
+    "EquivariantBasis",
+    "PathMatrices",
+    "PathMatricesFileError",
+    "Space",
+    "coupling_paths",
+    "decompose",
+    "decomposition_matrices",
+    "equivariant_basis",
+    "irreps_string",
+    "load",
+    "path_matrices",
+    "product_path_matrices",
+    "product_paths",
+    "save",
 ]

@@ -7,7 +7,7 @@ give the isotypic projectors P_L^T P_L, which do not depend on the coupling orde
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from .paths import check_rank
 CACHED_MAX_RANK = 7  # path matrices up to this rank (38 MB) are kept for repeated decompositions
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cached_path_matrices(n: int) -> PathMatrices:
     return path_matrices(n)
 
@@ -68,7 +68,9 @@ class DecompositionMatrices:
             yield path, self[path]
 
 
-def decomposition_matrices(n: int, dtype=np.float64, exact: bool = False, sparse: bool = False) -> DecompositionMatrices:
+def decomposition_matrices(
+    n: int, dtype=np.float64, exact: bool = False, sparse: bool = False
+) -> DecompositionMatrices:
     """ICT decomposition matrices of a rank-n Cartesian tensor (lazy; see :class:`DecompositionMatrices`).
 
     >>> dm = decomposition_matrices(3)
@@ -78,7 +80,11 @@ def decomposition_matrices(n: int, dtype=np.float64, exact: bool = False, sparse
     7
     """
     n = check_rank(n)
-    pm = _path_matrices(n) if (dtype == np.float64 and not exact and not sparse) else path_matrices(n, dtype, exact, sparse)
+    pm = (
+        _path_matrices(n)
+        if (dtype == np.float64 and not exact and not sparse)
+        else path_matrices(n, dtype, exact, sparse)
+    )
     return DecompositionMatrices(pm)
 
 
@@ -104,7 +110,7 @@ def decompose(tensor, rank: int | None = None, by: str = "path") -> dict:
     shape = tuple(tensor.shape)
     rank = len(shape) if rank is None else rank
     check_rank(rank)
-    if len(shape) < rank or any(s != 3 for s in shape[len(shape) - rank:]):
+    if len(shape) < rank or any(s != 3 for s in shape[len(shape) - rank :]):
         raise ValueError(f"expected trailing shape {(3,) * rank} for a rank-{rank} tensor, got {shape}")
     if by not in ("path", "weight"):
         raise ValueError(f"by must be 'path' or 'weight', got {by!r}")

@@ -34,7 +34,9 @@ _SCALAR = Irrep("0e")
 
 def _copies(irreps: Irreps) -> tuple[tuple[int, Irrep], ...]:
     """``(offset, irrep)`` of every irrep copy, multiplicities expanded in e3nn's layout."""
-    return tuple((block.start + u * ir.dim, ir) for (mul, ir), block in zip(irreps, irreps.slices()) for u in range(mul))
+    return tuple(
+        (block.start + u * ir.dim, ir) for (mul, ir), block in zip(irreps, irreps.slices()) for u in range(mul)
+    )
 
 
 class Space:

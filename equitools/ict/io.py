@@ -109,8 +109,12 @@ def load(path) -> PathMatrices:
     expected = product_paths(degrees)  # after the arrays bound dim: degrees cannot ask for more
     paths = contents["paths"]
     if paths.dtype.kind not in "iu" or paths.shape != (len(expected), len(degrees)):
-        raise _error(path, "paths", f"has shape {paths.shape} and dtype {paths.dtype}, expected "
-                                    f"{(len(expected), len(degrees))} integers (the coupling paths of {degrees})")
+        raise _error(
+            path,
+            "paths",
+            f"has shape {paths.shape} and dtype {paths.dtype}, expected "
+            f"{(len(expected), len(degrees))} integers (the coupling paths of {degrees})",
+        )
     if [tuple(row) for row in paths.tolist()] != list(expected):
         raise _error(path, "paths", f"are not the coupling paths of degrees {degrees} in order")
     return PathMatrices(degrees, expected, matrix, metadata["parity"], kind == "exact")
@@ -214,8 +218,9 @@ def _sparse(path: Path, contents: dict, dim: int) -> sp.csr_matrix:
         matrix = sp.csr_matrix((data, indices, indptr), shape=(dim, dim))
         matrix.check_format(full_check=True)
     except ValueError as error:
-        raise PathMatricesFileError(f"{path}: keys 'data'/'indices'/'indptr' are not a valid CSR matrix "
-                                    f"({error})") from None
+        raise PathMatricesFileError(
+            f"{path}: keys 'data'/'indices'/'indptr' are not a valid CSR matrix ({error})"
+        ) from None
     _check_finite(path, "data", data)
     return matrix
 
@@ -225,12 +230,17 @@ def _exact(path: Path, contents: dict, dim: int) -> np.ndarray:
 
     rows, cols, values = contents["rows"], contents["cols"], contents["values"]
     if values.dtype.kind != "U" or values.ndim != 1 or values.size < dim:
-        raise _error(path, "values", f"has shape {values.shape} and dtype {values.dtype}, expected at least "
-                                     f"{dim} strings (a nonzero entry in each of the {dim} rows)")
+        raise _error(
+            path,
+            "values",
+            f"has shape {values.shape} and dtype {values.dtype}, expected at least "
+            f"{dim} strings (a nonzero entry in each of the {dim} rows)",
+        )
     for key, index in (("rows", rows), ("cols", cols)):
         if index.dtype.kind not in "iu" or index.shape != values.shape:
-            raise _error(path, key, f"has shape {index.shape} and dtype {index.dtype}, "
-                                    f"expected {values.shape} integers")
+            raise _error(
+                path, key, f"has shape {index.shape} and dtype {index.dtype}, expected {values.shape} integers"
+            )
         outside = np.flatnonzero((index < 0) | (index >= dim))
         if outside.size:
             raise _error(path, key, f"entry {outside[0]}: index {index[outside[0]]} out of range for dimension {dim}")
@@ -241,8 +251,11 @@ def _exact(path: Path, contents: dict, dim: int) -> np.ndarray:
             try:
                 parsed[text] = parse_exact(text)
             except ValueError as error:
-                raise _error(path, "values", f"entry ({r}, {c}): {text[:60]!r} is not an exact value "
-                                             f"as save writes them ({error})") from None
+                raise _error(
+                    path,
+                    "values",
+                    f"entry ({r}, {c}): {text[:60]!r} is not an exact value as save writes them ({error})",
+                ) from None
         matrix[r, c] = parsed[text]
     return matrix
 

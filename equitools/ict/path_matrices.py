@@ -254,8 +254,9 @@ def _identity(size: int, exact: bool) -> np.ndarray:
     return np.array(sympy.eye(size).tolist(), dtype=object)
 
 
-def product_path_matrices(degrees, parities=None, *, dtype=np.float64, exact: bool = False,
-                          sparse: bool = False, progress=None) -> PathMatrices:
+def product_path_matrices(
+    degrees, parities=None, *, dtype=np.float64, exact: bool = False, sparse: bool = False, progress=None
+) -> PathMatrices:
     """Path matrices of the tensor product of irreps of the given degrees (real e3nn basis).
 
     parities: optional ±1 per factor (O(3)); the rows' parity is their product.
@@ -279,7 +280,9 @@ def product_path_matrices(degrees, parities=None, *, dtype=np.float64, exact: bo
     for k, l in enumerate(degrees[1:], start=2):
         last = k == len(degrees)
         matrix = _extend(
-            matrix, paths, l,
+            matrix,
+            paths,
+            l,
             dtype=dtype if last else np.float64,
             sparse=sparse and last,
             exact=exact,

@@ -14,7 +14,7 @@ one parent weight are contiguous, which lets the recursion rank n-1 → n work b
 from __future__ import annotations
 
 from collections import Counter
-from functools import lru_cache
+from functools import cache
 
 from ..so3.basis import check_degree
 
@@ -33,7 +33,7 @@ def _as_degrees(degrees) -> tuple[int, ...]:
     return degrees
 
 
-@lru_cache(maxsize=None)
+@cache
 def product_paths(degrees: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
     """Coupling paths of ``l_1 ⊗ … ⊗ l_n`` (degrees given as a tuple), in the documented order.
 

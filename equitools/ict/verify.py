@@ -47,7 +47,12 @@ def verify(pm: PathMatrices, R: np.ndarray, max_rows: int = 4096) -> dict:
     equivariance = float(np.abs(rotated - expected).max())
     v = np.random.default_rng(0).standard_normal(dim)
     completeness = float(np.abs(_dense(stack.T @ (stack @ v)).ravel() - v).max())
-    return {"orthonormality": orthonormality, "equivariance": equivariance, "completeness": completeness, "rows_checked": used}
+    return {
+        "orthonormality": orthonormality,
+        "equivariance": equivariance,
+        "completeness": completeness,
+        "rows_checked": used,
+    }
 
 
 def _dense(x):

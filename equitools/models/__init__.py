@@ -14,4 +14,14 @@ from .io import load, save
 from .potential import Potential
 from .registry import COMMON_DEFAULTS, MODEL_DEFAULTS, MODELS, build, default_config
 
-__all__ = ["COMMON_DEFAULTS", "GeometryError", "MODEL_DEFAULTS", "MODELS", "Potential", "build", "default_config", "load", "save"]
+__all__ = [
+    "COMMON_DEFAULTS",
+    "GeometryError",
+    "MODEL_DEFAULTS",
+    "MODELS",
+    "Potential",
+    "build",
+    "default_config",
+    "load",
+    "save",
+]

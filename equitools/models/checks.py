@@ -33,12 +33,14 @@ def check_positions(pos: torch.Tensor, batch: torch.Tensor) -> None:
     bad = ~torch.isfinite(pos.detach()).all(-1)
     if bool(bad.any()):
         i = int(bad.nonzero()[0])
-        raise GeometryError(f"atom {i} (structure {int(batch[i])}) has a NaN or infinite position "
-                            f"{pos[i].detach().tolist()} Å")
+        raise GeometryError(
+            f"atom {i} (structure {int(batch[i])}) has a NaN or infinite position {pos[i].detach().tolist()} Å"
+        )
 
 
-def check_result(pos: torch.Tensor, batch: torch.Tensor, outputs: list[torch.Tensor], length: torch.Tensor,
-                 edge_index: torch.Tensor) -> None:
+def check_result(
+    pos: torch.Tensor, batch: torch.Tensor, outputs: list[torch.Tensor], length: torch.Tensor, edge_index: torch.Tensor
+) -> None:
     """After a forward pass: raise :class:`GeometryError` for non-finite positions, or for
     coincident atoms when an output is not finite (the models are undefined at r = 0).
 
@@ -56,5 +58,7 @@ def check_result(pos: torch.Tensor, batch: torch.Tensor, outputs: list[torch.Ten
         r = float(length[e])
         if r < COINCIDENT:
             j, i = (int(v) for v in edge_index[:, e])
-            raise GeometryError(f"atoms {min(i, j)} and {max(i, j)} (structure {int(batch[i])}) are {r:.3g} Å "
-                                f"apart: the model is undefined for coincident atoms")
+            raise GeometryError(
+                f"atoms {min(i, j)} and {max(i, j)} (structure {int(batch[i])}) are {r:.3g} Å "
+                f"apart: the model is undefined for coincident atoms"
+            )

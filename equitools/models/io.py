@@ -47,14 +47,18 @@ def load(path: str | os.PathLike, model: str | None = None, map_location: Any = 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated, not a torch file, foreign pickled objects…
-        raise ValueError(f"{path}: cannot read an equitools model from this file (corrupt or not a "
-                         f"torch checkpoint): {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from err
+        raise ValueError(
+            f"{path}: cannot read an equitools model from this file (corrupt or not a "
+            f"torch checkpoint): {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        ) from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         keys = sorted(payload)[:8] if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"{path}: not an equitools potential (expected format {FORMAT!r}; found {keys})")
     if int(payload.get("format_version", 0)) > FORMAT_VERSION:
-        raise ValueError(f"{path}: written by equitools {payload.get('equitools_version')} in format version "
-                         f"{payload['format_version']}; this equitools ({__version__}) reads up to {FORMAT_VERSION}")
+        raise ValueError(
+            f"{path}: written by equitools {payload.get('equitools_version')} in format version "
+            f"{payload['format_version']}; this equitools ({__version__}) reads up to {FORMAT_VERSION}"
+        )
     config = payload.get("config")
     if not isinstance(config, dict) or "model" not in config:
         raise ValueError(f"{path}: the file has no model config")
@@ -70,9 +74,13 @@ def load(path: str | os.PathLike, model: str | None = None, map_location: Any = 
     try:
         result = potential.load_state_dict(state, strict=False)
     except RuntimeError as err:  # shape mismatch
-        raise ValueError(f"{path}: weights do not fit a {config['model']!r} model built from its config: "
-                         f"{str(err).splitlines()[-1].strip()}") from err
+        raise ValueError(
+            f"{path}: weights do not fit a {config['model']!r} model built from its config: "
+            f"{str(err).splitlines()[-1].strip()}"
+        ) from err
     if result.missing_keys or result.unexpected_keys:
-        raise ValueError(f"{path}: weights do not match a {config['model']!r} model built from its config "
-                         f"(missing {result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]})")
+        raise ValueError(
+            f"{path}: weights do not match a {config['model']!r} model built from its config "
+            f"(missing {result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]})"
+        )
     return potential

@@ -45,15 +45,24 @@ class Potential(nn.Module):
     "dipole" readout also ``"dipole"`` ``(n_graphs, 3)`` and ``"charges"`` ``(n_atoms,)``.
     """
 
-    def __init__(self, representation: nn.Module, config: dict[str, Any], max_z: int = 100,
-                 atomic_energies: Any = None, energy_scale: float = 1.0, energy_shift: float = 0.0,
-                 readout: str = "sum"):
+    def __init__(
+        self,
+        representation: nn.Module,
+        config: dict[str, Any],
+        max_z: int = 100,
+        atomic_energies: Any = None,
+        energy_scale: float = 1.0,
+        energy_shift: float = 0.0,
+        readout: str = "sum",
+    ):
         super().__init__()
         if readout not in READOUTS:
             raise ValueError(f"readout must be one of {list(READOUTS)}, got {readout!r}")
         references = _reference_energies(atomic_energies, max_z)
         if readout != "sum" and bool(references.any()):
-            raise ValueError(f"per-element reference energies (atomic_energies) need the 'sum' readout, not {readout!r}")
+            raise ValueError(
+                f"per-element reference energies (atomic_energies) need the 'sum' readout, not {readout!r}"
+            )
         self.readout_mode = readout
         self.config = dict(config)
         self.representation = representation
@@ -68,8 +77,9 @@ class Potential(nn.Module):
     def model_name(self) -> str:
         return str(self.config.get("model"))
 
-    def forward(self, data, compute_forces: bool = True, compute_stress: bool = False,
-                create_graph: bool | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self, data, compute_forces: bool = True, compute_stress: bool = False, create_graph: bool | None = None
+    ) -> dict[str, torch.Tensor]:
         z = data.z
         pos = data.pos
         batch = getattr(data, "batch", None)
@@ -78,21 +88,43 @@ class Potential(nn.Module):
         cell = getattr(data, "cell", None)
         pbc = getattr(data, "pbc", None)
         cell_shift = getattr(data, "cell_shift", None)
-        return self.compute(z, pos, batch, num_graphs, edge_index, cell, compute_forces, compute_stress, create_graph,
-                            pbc=pbc, cell_shift=cell_shift)
+        return self.compute(
+            z,
+            pos,
+            batch,
+            num_graphs,
+            edge_index,
+            cell,
+            compute_forces,
+            compute_stress,
+            create_graph,
+            pbc=pbc,
+            cell_shift=cell_shift,
+        )
 
-    def compute(self, z: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor | None = None,
-                num_graphs: int | None = None, edge_index: torch.Tensor | None = None,
-                cell: torch.Tensor | None = None, compute_forces: bool = True, compute_stress: bool = False,
-                create_graph: bool | None = None, pbc: torch.Tensor | None = None,
-                cell_shift: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def compute(
+        self,
+        z: torch.Tensor,
+        pos: torch.Tensor,
+        batch: torch.Tensor | None = None,
+        num_graphs: int | None = None,
+        edge_index: torch.Tensor | None = None,
+        cell: torch.Tensor | None = None,
+        compute_forces: bool = True,
+        compute_stress: bool = False,
+        create_graph: bool | None = None,
+        pbc: torch.Tensor | None = None,
+        cell_shift: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         """The same as ``forward`` on plain tensors."""
         if z.dim() != 1 or pos.shape != (z.shape[0], 3):
             raise ValueError(f"expected z (n_atoms,) and pos (n_atoms, 3), got {tuple(z.shape)} and {tuple(pos.shape)}")
         if int(z.min()) < 0 if z.numel() else False:
             raise ValueError("atomic numbers z must be >= 0")
         if z.numel() and int(z.max()) >= self.atomic_energies.shape[0]:
-            raise ValueError(f"atomic number {int(z.max())} exceeds this model's max_z = {self.atomic_energies.shape[0] - 1}")
+            raise ValueError(
+                f"atomic number {int(z.max())} exceeds this model's max_z = {self.atomic_energies.shape[0] - 1}"
+            )
         n_atoms = z.shape[0]
         if batch is None:
             batch = torch.zeros(n_atoms, dtype=torch.long, device=pos.device)
@@ -137,13 +169,16 @@ class Potential(nn.Module):
                 g = grads[1] if grads[1] is not None else torch.zeros_like(strain)
                 volume = torch.linalg.det(cell).abs().view(-1, 1, 1)
                 out["stress"] = g / volume
-        check_result(pos, batch, [out[k] for k in ("energy", "forces", "stress") if k in out], graph.length,
-                     graph.edge_index)
+        check_result(
+            pos, batch, [out[k] for k in ("energy", "forces", "stress") if k in out], graph.length, graph.edge_index
+        )
         return out
 
-    def _reduce(self, atomic: torch.Tensor, z: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor,
-                num_graphs: int) -> dict[str, torch.Tensor]:
+    def _reduce(
+        self, atomic: torch.Tensor, z: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor, num_graphs: int
+    ) -> dict[str, torch.Tensor]:
         """Per-structure outputs (float64) from the atomic contributions ``(n_atoms,)``."""
+
         def per_structure(values: torch.Tensor) -> torch.Tensor:
             return values.new_zeros((num_graphs,) + values.shape[1:]).index_add(0, batch, values)
 

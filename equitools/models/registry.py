@@ -7,7 +7,8 @@ hyperparameter as a required keyword, so no second table of defaults can drift f
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -15,7 +16,11 @@ from ..ranges import COUNT, POSITIVE, Number
 from .potential import Potential
 
 COMMON_DEFAULTS: dict[str, Any] = {
-    "max_z": 100, "atomic_energies": None, "energy_scale": 1.0, "energy_shift": 0.0, "readout": "sum",
+    "max_z": 100,
+    "atomic_energies": None,
+    "energy_scale": 1.0,
+    "energy_shift": 0.0,
+    "readout": "sum",
     "dtype": "float32",
 }
 """The keys every model has, at their defaults (``"model"``, the architecture, is required)."""
@@ -41,16 +46,35 @@ def _freecg(**kw):
 
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "tensornet": {
-        "hidden_channels": 128, "num_layers": 2, "num_rbf": 32, "rbf_type": "expnorm", "cutoff": 4.5,
-        "activation": "silu", "equivariance_group": "O(3)",
+        "hidden_channels": 128,
+        "num_layers": 2,
+        "num_rbf": 32,
+        "rbf_type": "expnorm",
+        "cutoff": 4.5,
+        "activation": "silu",
+        "equivariance_group": "O(3)",
     },
     "escn": {
-        "sphere_channels": 128, "hidden_channels": 256, "edge_channels": 128, "num_layers": 8,
-        "lmax": 6, "mmax": 2, "num_rbf": 400, "cutoff": 8.0, "activation": "silu",
+        "sphere_channels": 128,
+        "hidden_channels": 256,
+        "edge_channels": 128,
+        "num_layers": 8,
+        "lmax": 6,
+        "mmax": 2,
+        "num_rbf": 400,
+        "cutoff": 8.0,
+        "activation": "silu",
     },
     "freecg": {
-        "hidden_channels": 256, "num_layers": 9, "num_heads": 8, "num_groups": 32,
-        "num_rbf": 32, "cutoff": 5.0, "activation": "silu", "cg_paths": "sparse", "shuffle": True,
+        "hidden_channels": 256,
+        "num_layers": 9,
+        "num_heads": 8,
+        "num_groups": 32,
+        "num_rbf": 32,
+        "cutoff": 5.0,
+        "activation": "silu",
+        "cg_paths": "sparse",
+        "shuffle": True,
         "attention_enhancer": True,
     },
 }
@@ -70,20 +94,39 @@ that value, which is dropped; any other value is an error."""
 
 DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
     "common": {
-        "model": ("tensornet, escn or freecg", "",
-                  "the architecture; required in a model section (every other key is optional)"),
+        "model": (
+            "tensornet, escn or freecg",
+            "",
+            "the architecture; required in a model section (every other key is optional)",
+        ),
         "max_z": ("", "", "the largest atomic number the model accepts"),
-        "atomic_energies": ("{z: energy}, a list indexed by z, or null", "eV",
-                            ("per-element reference energies E_ref[z], kept and summed in float64 (null: 0); "
-                             "training sets them (training.reference_energies)")),
-        "energy_scale": ("", "", ("atomic energy = energy_scale · readout + energy_shift + E_ref[z]; training sets "
-                                  "it from the data")),
+        "atomic_energies": (
+            "{z: energy}, a list indexed by z, or null",
+            "eV",
+            (
+                "per-element reference energies E_ref[z], kept and summed in float64 (null: 0); "
+                "training sets them (training.reference_energies)"
+            ),
+        ),
+        "energy_scale": (
+            "",
+            "",
+            ("atomic energy = energy_scale · readout + energy_shift + E_ref[z]; training sets it from the data"),
+        ),
         "energy_shift": ("", "eV", "see energy_scale; training sets it from the data"),
-        "readout": ("sum, mean or dipole", "",
-                    ("sum: energies (extensive); mean: intensive properties; dipole: |Σ q_i r_i| with neutral "
-                     "charges (QM9 mu)")),
-        "dtype": ("float32 or float64", "",
-                  "the dtype of the weights and of the computation (energies are summed in float64)"),
+        "readout": (
+            "sum, mean or dipole",
+            "",
+            (
+                "sum: energies (extensive); mean: intensive properties; dipole: |Σ q_i r_i| with neutral "
+                "charges (QM9 mu)"
+            ),
+        ),
+        "dtype": (
+            "float32 or float64",
+            "",
+            "the dtype of the weights and of the computation (energies are summed in float64)",
+        ),
     },
     "tensornet": {
         "hidden_channels": ("", "", "channels of the I, A, S tensor features"),
@@ -106,29 +149,56 @@ DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
         "activation": ("silu, tanh, gelu, ssp or relu", "", "the activation function"),
     },
     "freecg": {
-        "hidden_channels": ("", "", ("channels of the scalar and l = 1, 2 features (the degrees are fixed: the "
-                                     "former key lmax is still read if it is 2)")),
+        "hidden_channels": (
+            "",
+            "",
+            (
+                "channels of the scalar and l = 1, 2 features (the degrees are fixed: the "
+                "former key lmax is still read if it is 2)"
+            ),
+        ),
         "num_layers": ("", "", "message-passing layers"),
         "num_heads": ("", "", "attention heads (divides hidden_channels)"),
         "num_groups": ("", "", "channel groups of the group CG transform (divides hidden_channels)"),
         "num_rbf": ("", "", "exponential-normal radial basis functions"),
         "cutoff": ("", "Å", "neighbour cutoff (cosine cutoff function)"),
         "activation": ("silu, tanh, gelu, ssp or relu", "", "the activation function"),
-        "cg_paths": ("sparse or full", "", ("group CG paths: sparse, the parity-allowed ones (O(3)); full, also "
-                                            "1⊗1→1, 1⊗2→2, 2⊗1→2, 2⊗2→1 (then SO(3) only)")),
-        "shuffle": ("true or false", "", ("shift the group CG output by half a group per layer, so each group "
-                                          "mixes two groups of the layer before")),
-        "attention_enhancer": ("true or false", "", ("add a term of the neighbour's features along the edge "
-                                                     "direction to the attention logits")),
+        "cg_paths": (
+            "sparse or full",
+            "",
+            (
+                "group CG paths: sparse, the parity-allowed ones (O(3)); full, also "
+                "1⊗1→1, 1⊗2→2, 2⊗1→2, 2⊗2→1 (then SO(3) only)"
+            ),
+        ),
+        "shuffle": (
+            "true or false",
+            "",
+            ("shift the group CG output by half a group per layer, so each group mixes two groups of the layer before"),
+        ),
+        "attention_enhancer": (
+            "true or false",
+            "",
+            ("add a term of the neighbour's features along the edge direction to the attention logits"),
+        ),
     },
 }
 """(type, unit, meaning) of every model key, common and per architecture; the type is empty for
 the numeric keys, whose type and range are in :data:`NUMBERS`."""
 
 NUMBERS: dict[str, Number] = {
-    "hidden_channels": COUNT, "num_layers": COUNT, "num_rbf": COUNT, "num_heads": COUNT, "num_groups": COUNT,
-    "sphere_channels": COUNT, "edge_channels": COUNT, "lmax": Number(int, 0),
-    "mmax": Number(int, 0), "cutoff": POSITIVE, "max_z": COUNT, "energy_scale": POSITIVE,
+    "hidden_channels": COUNT,
+    "num_layers": COUNT,
+    "num_rbf": COUNT,
+    "num_heads": COUNT,
+    "num_groups": COUNT,
+    "sphere_channels": COUNT,
+    "edge_channels": COUNT,
+    "lmax": Number(int, 0),
+    "mmax": Number(int, 0),
+    "cutoff": POSITIVE,
+    "max_z": COUNT,
+    "energy_scale": POSITIVE,
     "energy_shift": Number(float),
 }
 """Every numeric key of the model configs, with its type and range."""
@@ -136,12 +206,24 @@ NUMBERS: dict[str, Number] = {
 RULES: tuple[tuple[str, str, Callable[[dict], bool], str], ...] = (
     ("escn", "mmax", lambda c: c["mmax"] <= c["lmax"], "must be <= lmax ({lmax})"),
     ("escn", "num_rbf", lambda c: c["num_rbf"] >= 2, "must be >= 2 (a Gaussian basis)"),
-    ("freecg", "num_heads", lambda c: c["hidden_channels"] % c["num_heads"] == 0,
-     "must divide hidden_channels ({hidden_channels})"),
-    ("freecg", "num_groups", lambda c: c["hidden_channels"] % c["num_groups"] == 0,
-     "must divide hidden_channels ({hidden_channels})"),
-    ("tensornet", "num_rbf", lambda c: c["rbf_type"] != "gaussian" or c["num_rbf"] >= 2,
-     "must be >= 2 with rbf_type 'gaussian'"),
+    (
+        "freecg",
+        "num_heads",
+        lambda c: c["hidden_channels"] % c["num_heads"] == 0,
+        "must divide hidden_channels ({hidden_channels})",
+    ),
+    (
+        "freecg",
+        "num_groups",
+        lambda c: c["hidden_channels"] % c["num_groups"] == 0,
+        "must divide hidden_channels ({hidden_channels})",
+    ),
+    (
+        "tensornet",
+        "num_rbf",
+        lambda c: c["rbf_type"] != "gaussian" or c["num_rbf"] >= 2,
+        "must be >= 2 with rbf_type 'gaussian'",
+    ),
 )
 """Constraints between the keys of one model: (model, key, holds(config), requirement)."""
 
@@ -189,8 +271,7 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     config = _read_old_keys(config)
     unknown = [k for k in config if k not in full]
     if unknown:
-        raise ValueError(
-            f"unknown config key(s) {unknown} for model {config['model']!r}; valid keys: {sorted(full)}")
+        raise ValueError(f"unknown config key(s) {unknown} for model {config['model']!r}; valid keys: {sorted(full)}")
     full.update(copy.deepcopy(config))
     if full["dtype"] not in DTYPES:
         raise ValueError(f"config key 'dtype' must be 'float32' or 'float64', got {full['dtype']!r}")
@@ -206,8 +287,9 @@ def _read_old_keys(config: dict[str, Any]) -> dict[str, Any]:
     for old, new in RENAMED_KEYS.get(model, {}).items():
         if old in config:
             if new in config:
-                raise ValueError(f"config has both {old!r} and {new!r}, one key under its old and new name; "
-                                 f"keep {new!r}")
+                raise ValueError(
+                    f"config has both {old!r} and {new!r}, one key under its old and new name; keep {new!r}"
+                )
             config[new] = config.pop(old)
     for key, (value, why) in RETIRED_KEYS.get(model, {}).items():
         given = config.pop(key, value)
@@ -230,6 +312,13 @@ def build(config: dict[str, Any], dtype: torch.dtype | None = None) -> Potential
     full = resolve_config(config)
     kwargs = {k: v for k, v in full.items() if k in MODEL_DEFAULTS[full["model"]]}
     representation = _BUILDERS[full["model"]](max_z=full["max_z"], **kwargs)
-    model = Potential(representation, full, max_z=full["max_z"], atomic_energies=full["atomic_energies"],
-                      energy_scale=full["energy_scale"], energy_shift=full["energy_shift"], readout=full["readout"])
+    model = Potential(
+        representation,
+        full,
+        max_z=full["max_z"],
+        atomic_energies=full["atomic_energies"],
+        energy_scale=full["energy_scale"],
+        energy_shift=full["energy_shift"],
+        readout=full["readout"],
+    )
     return model.to(DTYPES[full["dtype"]])

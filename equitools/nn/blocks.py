@@ -8,7 +8,7 @@ degree only through linear maps or through invariants (norms, l = 0 components).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -74,7 +74,7 @@ class EquivariantLayerNorm(nn.Module):
             s = s * self.weight[0] + self.bias
         out.append(s)
         for l in range(1, self.lmax + 1):
-            v = x[:, l * l:(l + 1) * (l + 1), :]
+            v = x[:, l * l : (l + 1) * (l + 1), :]
             rms = torch.sqrt((v * v).sum(dim=1, keepdim=True).mean(dim=-1, keepdim=True) + self.eps)
             v = v / rms
             if self.weight is not None:
@@ -110,11 +110,11 @@ class DegreeLinear(nn.Module):
     def __init__(self, lmax: int, in_channels: int, out_channels: int, bias: bool = True):
         super().__init__()
         self.lmax = lmax
-        self.weight = nn.Parameter(torch.randn(lmax + 1, in_channels, out_channels) / in_channels ** 0.5)
+        self.weight = nn.Parameter(torch.randn(lmax + 1, in_channels, out_channels) / in_channels**0.5)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = [torch.matmul(x[:, l * l:(l + 1) * (l + 1)], self.weight[l]) for l in range(self.lmax + 1)]
+        parts = [torch.matmul(x[:, l * l : (l + 1) * (l + 1)], self.weight[l]) for l in range(self.lmax + 1)]
         if self.bias is not None:
             parts[0] = parts[0] + self.bias
         return torch.cat(parts, dim=1)

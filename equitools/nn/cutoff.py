@@ -40,8 +40,12 @@ class PolynomialCutoff(nn.Module):
     def forward(self, r: torch.Tensor) -> torch.Tensor:
         p = self.p
         x = r / self.cutoff
-        value = (1.0 - (p + 1.0) * (p + 2.0) / 2.0 * x ** p + p * (p + 2.0) * x ** (p + 1.0)
-                 - p * (p + 1.0) / 2.0 * x ** (p + 2.0))
+        value = (
+            1.0
+            - (p + 1.0) * (p + 2.0) / 2.0 * x**p
+            + p * (p + 2.0) * x ** (p + 1.0)
+            - p * (p + 1.0) / 2.0 * x ** (p + 2.0)
+        )
         return value * (x < 1.0).to(r.dtype)
 
 

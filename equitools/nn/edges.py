@@ -99,8 +99,9 @@ def edge_blocks(num_edges: int, bytes_per_edge: int, device: torch.device, budge
     return [slice(start, min(start + size, num_edges)) for start in range(0, num_edges, size)]
 
 
-def pair_indices(edge_index: torch.Tensor, num_nodes: int,
-                 shift: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def pair_indices(
+    edge_index: torch.Tensor, num_nodes: int, shift: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Undirected pair of each edge and the first edge of each pair, for any ``edge_index``.
 
     With periodic image shifts ``shift`` ``(E, 3)``, edge (j→i, s) pairs with (i→j, -s) only.
@@ -135,9 +136,15 @@ def _canonical_direction(edge_index: torch.Tensor, shift: torch.Tensor | None = 
     return (source < target) | ((source == target) & positive)
 
 
-def build_edges(pos: torch.Tensor, cutoff: float, batch: torch.Tensor | None = None,
-                edge_index: torch.Tensor | None = None, cell: torch.Tensor | None = None,
-                pbc: torch.Tensor | None = None, shift: torch.Tensor | None = None) -> EdgeGraph:
+def build_edges(
+    pos: torch.Tensor,
+    cutoff: float,
+    batch: torch.Tensor | None = None,
+    edge_index: torch.Tensor | None = None,
+    cell: torch.Tensor | None = None,
+    pbc: torch.Tensor | None = None,
+    shift: torch.Tensor | None = None,
+) -> EdgeGraph:
     """The model's graph: ``radius_graph`` (or ``periodic_radius_graph``) within ``cutoff`` unless
     ``edge_index`` is given.
 
@@ -164,8 +171,10 @@ def build_edges(pos: torch.Tensor, cutoff: float, batch: torch.Tensor | None = N
         if edge_index.dim() != 2 or edge_index.shape[0] != 2:
             raise ValueError(f"edge_index must have shape (2, n_edges), got {tuple(edge_index.shape)}")
         if periodic and shift is None:
-            raise ValueError("a given edge_index on a periodic structure (pbc set) needs its image shifts "
-                             "(cell_shift, (n_edges, 3)); or leave edge_index out to build the graph here")
+            raise ValueError(
+                "a given edge_index on a periodic structure (pbc set) needs its image shifts "
+                "(cell_shift, (n_edges, 3)); or leave edge_index out to build the graph here"
+            )
         edge_index = edge_index.to(device=pos.device, dtype=torch.long)
         if shift is not None:
             shift = _checked_shift(shift, edge_index)
@@ -178,8 +187,9 @@ def build_edges(pos: torch.Tensor, cutoff: float, batch: torch.Tensor | None = N
     return EdgeGraph(edge_index, vec, length, pair, pair_edge, mirrored)
 
 
-def _image_vectors(shift: torch.Tensor, cell: torch.Tensor | None, batch: torch.Tensor | None,
-                   target: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def _image_vectors(
+    shift: torch.Tensor, cell: torch.Tensor | None, batch: torch.Tensor | None, target: torch.Tensor, dtype: torch.dtype
+) -> torch.Tensor:
     """``shift @ cell[batch[target]]`` ``(E, 3)`` Å: each edge's lattice translation (differentiable in cell)."""
     if cell is None:
         raise ValueError("edges with periodic image shifts need a cell")

@@ -41,7 +41,8 @@ import torch
 from torch import nn
 
 from .. import so3
-from .blocks import EquivariantLayerNorm, DegreeLinear, Gate, activation as make_activation
+from .blocks import DegreeLinear, EquivariantLayerNorm, Gate
+from .blocks import activation as make_activation
 from .cutoff import CosineCutoff
 from .edges import EdgeGraph, edge_blocks
 from .radial import GaussianBasis
@@ -77,7 +78,7 @@ class EdgeRotation(nn.Module):
 
     def wigner(self, R: torch.Tensor) -> list[torch.Tensor]:
         """Truncated D matrices per degree: ``(E, n_kept(l), 2l+1)``, from ``so3.wigner_D_all``."""
-        return [D[:, rows[0]:rows[-1] + 1, :] for D, rows in zip(so3.wigner_D_all(self.lmax, R), self.kept)]
+        return [D[:, rows[0] : rows[-1] + 1, :] for D, rows in zip(so3.wigner_D_all(self.lmax, R), self.kept)]
 
     def to_edge(self, x: torch.Tensor, D: list[torch.Tensor]) -> torch.Tensor:
         """``(E, (L+1)^2, C)`` global → ``(E, K, C)`` edge frame, K = number of kept (l, m)."""
@@ -99,8 +100,9 @@ class SO2Convolution(nn.Module):
     ``extra_m0``: additional invariant outputs from the m = 0 part (returned separately).
     """
 
-    def __init__(self, lmax: int, mmax: int, in_channels: int, out_channels: int, edge_channels: int,
-                 extra_m0: int = 0):
+    def __init__(
+        self, lmax: int, mmax: int, in_channels: int, out_channels: int, edge_channels: int, extra_m0: int = 0
+    ):
         super().__init__()
         self.lmax, self.mmax = lmax, mmax
         self.in_channels, self.out_channels, self.extra_m0 = in_channels, out_channels, extra_m0
@@ -131,7 +133,8 @@ class SO2Convolution(nn.Module):
         # (split/unbind rather than slicing: their backward is a cat, not a zero-filled copy per slice)
         blocks = x.index_select(1, self.gather).split(self.block_sizes, dim=1)
         y0, extra = self.fc[0](blocks[0].reshape(E, self.sizes[0] * Ci) * scale[0]).split(
-            [self.sizes[0] * Co, self.extra_m0], dim=-1)
+            [self.sizes[0] * Co, self.extra_m0], dim=-1
+        )
         outs = [y0.reshape(E, self.sizes[0], Co)]
         for m in range(1, self.mmax + 1):
             n = self.sizes[m]
@@ -186,40 +189,49 @@ class EdgeEmbedding(nn.Module):
         self.target_embedding = nn.Embedding(max_z + 1, edge_channels)
         self.fc_edge = nn.Linear(edge_channels, edge_channels)
         self.act = make_activation(act)
-        nn.init.normal_(self.fc_dist.weight, std=basis.square_sum ** -0.5)
+        nn.init.normal_(self.fc_dist.weight, std=basis.square_sum**-0.5)
         nn.init.zeros_(self.fc_dist.bias)
         for embedding in (self.source_embedding, self.target_embedding):
             nn.init.uniform_(embedding.weight, -1e-3, 1e-3)
 
     def forward(self, basis: torch.Tensor, z: torch.Tensor, graph: EdgeGraph) -> torch.Tensor:
         radial = self.fc_dist(basis).index_select(0, graph.pair)
-        x = radial + self.source_embedding(z).index_select(0, graph.edge_index[0]) \
+        x = (
+            radial
+            + self.source_embedding(z).index_select(0, graph.edge_index[0])
             + self.target_embedding(z).index_select(0, graph.edge_index[1])
+        )
         return self.act(self.fc_edge(self.act(x)))
 
 
 class MessageBlock(nn.Module):
     """Edge-frame message: rotate, SO(2) conv → activation → SO(2) conv, rotate back, sum."""
 
-    def __init__(self, lmax: int, mmax: int, sphere_channels: int, hidden_channels: int, edge_channels: int,
-                 act: str):
+    def __init__(self, lmax: int, mmax: int, sphere_channels: int, hidden_channels: int, edge_channels: int, act: str):
         super().__init__()
         self.mmax = mmax
-        self.conv1 = SO2Convolution(lmax, mmax, 2 * sphere_channels, hidden_channels, edge_channels,
-                                    extra_m0=mmax * hidden_channels)
+        self.conv1 = SO2Convolution(
+            lmax, mmax, 2 * sphere_channels, hidden_channels, edge_channels, extra_m0=mmax * hidden_channels
+        )
         self.activation = EdgeFrameActivation(lmax, mmax, act)
         self.conv2 = SO2Convolution(lmax, mmax, hidden_channels, sphere_channels, edge_channels)
 
-    def forward(self, x: torch.Tensor, edge: torch.Tensor, graph: EdgeGraph, rotation: EdgeRotation,
-                D: list[torch.Tensor], cut: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        edge: torch.Tensor,
+        graph: EdgeGraph,
+        rotation: EdgeRotation,
+        D: list[torch.Tensor],
+        cut: torch.Tensor,
+    ) -> torch.Tensor:
         out = x.new_zeros(x.shape)
         kept = self.conv1.num_coefficients
         per_edge = max(x.shape[1] * x.shape[2], kept * self.conv1.in_channels, kept * self.conv1.out_channels)
         for block in edge_blocks(edge.shape[0], per_edge * x.element_size(), x.device):
             src, dst = graph.edge_index[0, block], graph.edge_index[1, block]
             Db = [d[block] for d in D]
-            m = torch.cat([rotation.to_edge(gather(x, src), Db), rotation.to_edge(gather(x, dst), Db)],
-                          dim=-1)
+            m = torch.cat([rotation.to_edge(gather(x, src), Db), rotation.to_edge(gather(x, dst), Db)], dim=-1)
             h, gates = self.conv1(m, edge[block])
             h = self.activation(h, gates) if self.mmax > 0 else self.activation.act(h)
             h, _ = self.conv2(h, edge[block])
@@ -257,8 +269,20 @@ class ESCN(nn.Module):
     ``equitools.models.build``; ``configs/`` gives molecules a smaller model.
     """
 
-    def __init__(self, *, sphere_channels: int, hidden_channels: int, edge_channels: int, num_layers: int, lmax: int,
-                 mmax: int, num_rbf: int, cutoff: float, activation: str, max_z: int):
+    def __init__(
+        self,
+        *,
+        sphere_channels: int,
+        hidden_channels: int,
+        edge_channels: int,
+        num_layers: int,
+        lmax: int,
+        mmax: int,
+        num_rbf: int,
+        cutoff: float,
+        activation: str,
+        max_z: int,
+    ):
         super().__init__()
         if lmax < 0 or not 0 <= mmax <= lmax:
             raise ValueError(f"need 0 <= mmax <= lmax, got lmax={lmax}, mmax={mmax}")
@@ -273,9 +297,13 @@ class ESCN(nn.Module):
         self.rotation = EdgeRotation(lmax, mmax)
         self.message_norms = nn.ModuleList(EquivariantLayerNorm(lmax, sphere_channels) for _ in range(num_layers))
         self.messages = nn.ModuleList(
-            MessageBlock(lmax, mmax, sphere_channels, hidden_channels, edge_channels, activation) for _ in range(num_layers))
+            MessageBlock(lmax, mmax, sphere_channels, hidden_channels, edge_channels, activation)
+            for _ in range(num_layers)
+        )
         self.node_norms = nn.ModuleList(EquivariantLayerNorm(lmax, sphere_channels) for _ in range(num_layers))
-        self.nodes = nn.ModuleList(NodeBlock(lmax, sphere_channels, hidden_channels, activation) for _ in range(num_layers))
+        self.nodes = nn.ModuleList(
+            NodeBlock(lmax, sphere_channels, hidden_channels, activation) for _ in range(num_layers)
+        )
         self.out_norm = EquivariantLayerNorm(0, sphere_channels)
 
     def forward(self, z: torch.Tensor, graph: EdgeGraph) -> torch.Tensor:

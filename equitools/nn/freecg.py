@@ -85,8 +85,9 @@ class GroupCGTransform(nn.Module):
             raise ValueError(f"cg_paths must be 'sparse' or 'full', got {paths!r}")
         self.G, self.K = num_groups, group_size
         chosen, group = (SPARSE_PATHS, "O(3)") if paths == "sparse" else (FULL_PATHS, "SO(3)")
-        self.tp = FullyConnectedCGProduct("1o+2e", "1o+2e", group_size, group_size, group_size, paths=chosen,
-                                          group=group, weight_groups=(num_groups,))
+        self.tp = FullyConnectedCGProduct(
+            "1o+2e", "1o+2e", group_size, group_size, group_size, paths=chosen, group=group, weight_groups=(num_groups,)
+        )
         with torch.no_grad():  # small at the start: a fresh model is close to ViSNet
             self.tp.weight.mul_(0.1 / math.sqrt(len(chosen)))
 
@@ -113,8 +114,17 @@ class NeighborEmbedding(nn.Module):
 class FreeCGLayer(nn.Module):
     """One ViS-MP layer with the FreeCG group CG transform, attention enhancer and shuffling."""
 
-    def __init__(self, hidden_channels: int, num_heads: int, num_groups: int, activation: str, last_layer: bool,
-                 cg_paths: str, shuffle: bool, attention_enhancer: bool):
+    def __init__(
+        self,
+        hidden_channels: int,
+        num_heads: int,
+        num_groups: int,
+        activation: str,
+        last_layer: bool,
+        cg_paths: str,
+        shuffle: bool,
+        attention_enhancer: bool,
+    ):
         super().__init__()
         C = hidden_channels
         if C % num_heads:
@@ -148,8 +158,9 @@ class FreeCGLayer(nn.Module):
         nn.init.xavier_uniform_(self.vec_proj.weight)
 
     @staticmethod
-    def rejected_dot(a: torch.Tensor, b: torch.Tensor, d: torch.Tensor,
-                     beta: torch.Tensor | None = None) -> torch.Tensor:
+    def rejected_dot(
+        a: torch.Tensor, b: torch.Tensor, d: torch.Tensor, beta: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """ViSNet's ⟨rej_d(a), rej_d(b)⟩ over the 8 rows, ``(E, C)``, for a, b ``(E, 8, C)``.
 
         rej_d(v) = v - (v·d) d; with d unit per degree (|d|² = 2) the cross terms cancel:
@@ -224,8 +235,21 @@ class FreeCG(nn.Module):
     spherical features are l = 1, 2, as in the paper (there is no l_max to choose).
     """
 
-    def __init__(self, *, hidden_channels: int, num_layers: int, num_heads: int, num_groups: int, num_rbf: int,
-                 cutoff: float, activation: str, cg_paths: str, shuffle: bool, attention_enhancer: bool, max_z: int):
+    def __init__(
+        self,
+        *,
+        hidden_channels: int,
+        num_layers: int,
+        num_heads: int,
+        num_groups: int,
+        num_rbf: int,
+        cutoff: float,
+        activation: str,
+        cg_paths: str,
+        shuffle: bool,
+        attention_enhancer: bool,
+        max_z: int,
+    ):
         super().__init__()
         C = hidden_channels
         self.hidden_channels = C
@@ -237,8 +261,11 @@ class FreeCG(nn.Module):
         self.neighbor_embedding = NeighborEmbedding(C, num_rbf, max_z)
         self.edge_proj = nn.Linear(num_rbf, C)
         self.layers = nn.ModuleList(
-            FreeCGLayer(C, num_heads, num_groups, activation, k == num_layers - 1, cg_paths, shuffle,
-                        attention_enhancer) for k in range(num_layers))
+            FreeCGLayer(
+                C, num_heads, num_groups, activation, k == num_layers - 1, cg_paths, shuffle, attention_enhancer
+            )
+            for k in range(num_layers)
+        )
         self.out_norm = nn.LayerNorm(C)
         self.vec_out_proj = nn.Linear(C, C, bias=False)
 

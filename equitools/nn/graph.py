@@ -9,7 +9,9 @@ import torch
 _IMAGE_SLACK = 1e-6
 
 
-def radius_graph(pos: torch.Tensor, cutoff: float, batch: torch.Tensor | None = None, loop: bool = False) -> torch.Tensor:
+def radius_graph(
+    pos: torch.Tensor, cutoff: float, batch: torch.Tensor | None = None, loop: bool = False
+) -> torch.Tensor:
     """All ordered pairs of atoms of the same structure closer than ``cutoff`` (Å).
 
     pos: ``(n_atoms, 3)``; batch: ``(n_atoms,)`` structure index, sorted (as in a
@@ -26,8 +28,9 @@ def radius_graph(pos: torch.Tensor, cutoff: float, batch: torch.Tensor | None = 
     return torch.stack([source[keep], target[keep]])
 
 
-def periodic_radius_graph(pos: torch.Tensor, cutoff: float, cell: torch.Tensor, pbc: torch.Tensor,
-                          batch: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def periodic_radius_graph(
+    pos: torch.Tensor, cutoff: float, cell: torch.Tensor, pbc: torch.Tensor, batch: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """All (neighbour j, centre i, image shift s) closer than ``cutoff`` (Å), periodic images included.
 
     pos ``(n_atoms, 3)`` Å (need not be wrapped into the cell); cell ``(n_graphs, 3, 3)`` (or as
@@ -100,8 +103,10 @@ def _checked_cell(cell: torch.Tensor, pbc: torch.Tensor, batch: torch.Tensor) ->
     singular = pbc.any(-1) & ~(volume > 1e-8 * scale)
     if bool(singular.any()):
         k = int(singular.nonzero()[0])
-        raise ValueError(f"cell of structure {k} is singular (volume {float(volume[k]):.3g} Å^3) but pbc = "
-                         f"{pbc[k].tolist()}: periodic structures need three independent cell vectors")
+        raise ValueError(
+            f"cell of structure {k} is singular (volume {float(volume[k]):.3g} Å^3) but pbc = "
+            f"{pbc[k].tolist()}: periodic structures need three independent cell vectors"
+        )
     return cell, pbc
 
 
@@ -120,8 +125,15 @@ def _ragged_arange(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return owner, torch.arange(owner.numel(), device=counts.device) - start.index_select(0, owner)
 
 
-def _image_ranges(x: torch.Tensor, lattice: torch.Tensor, pbc: torch.Tensor, batch: torch.Tensor,
-                  source: torch.Tensor, target: torch.Tensor, cutoff: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _image_ranges(
+    x: torch.Tensor,
+    lattice: torch.Tensor,
+    pbc: torch.Tensor,
+    batch: torch.Tensor,
+    source: torch.Tensor,
+    target: torch.Tensor,
+    cutoff: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per pair, the box of shifts that can bring j within ``cutoff`` of i: lowest shift and count per axis.
 
     |Δf_k + s_k| = |(x_j + s·cell - x_i)·b_k| ≤ |x_j + s·cell - x_i| |b_k| (b_k the reciprocal

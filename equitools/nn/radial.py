@@ -20,8 +20,9 @@ class ExpNormalBasis(nn.Module):
     evenly on [exp(-(r_hi - r_lo)), 1], β_k = (2 (1 - exp(-(r_hi - r_lo))) / K)^-2.
     """
 
-    def __init__(self, num_rbf: int = 32, cutoff_upper: float = 5.0, cutoff_lower: float = 0.0,
-                 trainable: bool = False):
+    def __init__(
+        self, num_rbf: int = 32, cutoff_upper: float = 5.0, cutoff_lower: float = 0.0, trainable: bool = False
+    ):
         super().__init__()
         if num_rbf < 1:
             raise ValueError(f"num_rbf must be >= 1, got {num_rbf}")
@@ -77,8 +78,9 @@ class BesselBasis(nn.Module):
 class GaussianBasis(nn.Module):
     """Gaussians on an even grid (SchNet, eSCN): ``exp(-(r - μ_k)^2 / (2 σ^2))``, σ = spacing × width."""
 
-    def __init__(self, start: float = 0.0, stop: float = 5.0, num_basis: int = 50, width: float = 1.0,
-                 trainable: bool = False):
+    def __init__(
+        self, start: float = 0.0, stop: float = 5.0, num_basis: int = 50, width: float = 1.0, trainable: bool = False
+    ):
         super().__init__()
         if num_basis < 2:
             raise ValueError(f"num_basis must be >= 2, got {num_basis}")

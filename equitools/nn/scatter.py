@@ -66,7 +66,8 @@ def scatter_mean(src: torch.Tensor, index: torch.Tensor, dim_size: int) -> torch
     """Mean of the rows of ``src`` sent to each index (0 where none is)."""
     total = scatter_sum(src, index, dim_size)
     count = torch.zeros(dim_size, dtype=src.dtype, device=src.device).index_add(
-        0, index, torch.ones_like(index, dtype=src.dtype))
+        0, index, torch.ones_like(index, dtype=src.dtype)
+    )
     return total / count.clamp(min=1).view((-1,) + (1,) * (src.dim() - 1))
 
 

@@ -152,7 +152,9 @@ class TensorEmbedding(nn.Module):
         self.emb2 = nn.Linear(2 * C, C)  # Z_ij = W (Z_i ‖ Z_j) + b
         self.distance_proj = nn.Linear(num_rbf, 3 * C)  # f_I⁰, f_A⁰, f_S⁰
         self.init_norm = nn.LayerNorm(C)
-        self.linears_scalar = nn.Sequential(nn.Linear(C, 2 * C), make_activation(act), nn.Linear(2 * C, 3 * C), make_activation(act))
+        self.linears_scalar = nn.Sequential(
+            nn.Linear(C, 2 * C), make_activation(act), nn.Linear(2 * C, 3 * C), make_activation(act)
+        )
         self.linears_tensor = IASLinear(C, C)
         self.ops = CompactTensors()
 
@@ -168,8 +170,9 @@ class TensorEmbedding(nn.Module):
         f_I, f_A, f_S = graph.scale_by_pair(Zij.unsqueeze(1), radial).unbind(1)  # (E, C) each
         edge = self.ops.edge_tensors(graph.vec / graph.length.unsqueeze(-1)).split(PARTS, dim=1)
         # Σ_j of the edge tensors, one scatter per part (no (E, 9, C) factor is formed)
-        X = torch.cat([scatter_sum(e.unsqueeze(-1) * f.unsqueeze(1), dst, n) for e, f in zip(edge, (f_I, f_A, f_S))],
-                      dim=1)
+        X = torch.cat(
+            [scatter_sum(e.unsqueeze(-1) * f.unsqueeze(1), dst, n) for e, f in zip(edge, (f_I, f_A, f_S))], dim=1
+        )
         norm = self.linears_scalar(self.init_norm(self.ops.norm2(X))).view(n, 3, C)
         return self.ops.scale_groups(self.linears_tensor(X), norm)
 
@@ -185,8 +188,13 @@ class TensorInteraction(nn.Module):
         self.hidden_channels = C
         self.equivariance_group = equivariance_group
         self.linears_scalar = nn.Sequential(
-            nn.Linear(num_rbf, C), make_activation(act), nn.Linear(C, 2 * C), make_activation(act),
-            nn.Linear(2 * C, 3 * C), make_activation(act))
+            nn.Linear(num_rbf, C),
+            make_activation(act),
+            nn.Linear(C, 2 * C),
+            make_activation(act),
+            nn.Linear(2 * C, 3 * C),
+            make_activation(act),
+        )
         self.linears_in = IASLinear(C, C)
         self.linears_out = IASLinear(C, C)
         self.ops = CompactTensors()
@@ -219,8 +227,18 @@ class TensorNet(nn.Module):
     cutoff 4.5 Å, SiLU, O(3)) are the defaults of ``equitools.models.build``, the one place of defaults.
     """
 
-    def __init__(self, *, hidden_channels: int, num_layers: int, num_rbf: int, rbf_type: str, cutoff: float,
-                 activation: str, equivariance_group: str, max_z: int):
+    def __init__(
+        self,
+        *,
+        hidden_channels: int,
+        num_layers: int,
+        num_rbf: int,
+        rbf_type: str,
+        cutoff: float,
+        activation: str,
+        equivariance_group: str,
+        max_z: int,
+    ):
         super().__init__()
         self.hidden_channels = hidden_channels
         self.num_features = hidden_channels
@@ -229,7 +247,8 @@ class TensorNet(nn.Module):
         self.cut = CosineCutoff(cutoff)
         self.embedding = TensorEmbedding(hidden_channels, num_rbf, activation, max_z)
         self.layers = nn.ModuleList(
-            TensorInteraction(hidden_channels, num_rbf, activation, equivariance_group) for _ in range(num_layers))
+            TensorInteraction(hidden_channels, num_rbf, activation, equivariance_group) for _ in range(num_layers)
+        )
         self.out_norm = nn.LayerNorm(3 * hidden_channels)
         self.linear = nn.Linear(3 * hidden_channels, hidden_channels)
         self.act = make_activation(activation)

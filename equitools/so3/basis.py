@@ -21,9 +21,10 @@ The global phase (-i)^l makes every real Clebsch–Gordan tensor real.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
+
 
 def check_degree(l: int, name: str = "l") -> int:
     """Return ``l`` as an int, or raise ``ValueError`` if it is not a non-negative integer."""
@@ -57,7 +58,7 @@ def complex_to_real_entries(l: int) -> list[tuple[int, int, complex]]:
     return entries
 
 
-@lru_cache(maxsize=None)
+@cache
 def complex_to_real(l: int) -> np.ndarray:
     """Unitary ``(2l+1, 2l+1)`` complex matrix U with ``x_real = U @ x_complex`` (rows m, cols M).
 

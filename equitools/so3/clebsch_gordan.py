@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 from math import factorial
 
 import numpy as np
@@ -26,9 +26,7 @@ def check_triangle(l1: int, l2: int, l3: int) -> tuple[int, int, int]:
     """Validate three degrees; raise ``ValueError`` unless |l1-l2| <= l3 <= l1+l2."""
     l1, l2, l3 = (check_degree(l, name) for l, name in ((l1, "l1"), (l2, "l2"), (l3, "l3")))
     if not abs(l1 - l2) <= l3 <= l1 + l2:
-        raise ValueError(
-            f"degrees ({l1}, {l2}, {l3}) violate the triangle rule |l1-l2| <= l3 <= l1+l2"
-        )
+        raise ValueError(f"degrees ({l1}, {l2}, {l3}) violate the triangle rule |l1-l2| <= l3 <= l1+l2")
     return l1, l2, l3
 
 
@@ -60,7 +58,7 @@ def complex_cg_squared(j1: int, m1: int, j2: int, m2: int, j: int, m: int) -> tu
     return (1 if total > 0 else -1), Fraction(total * total * num, den)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _complex_cg(l1: int, l2: int, l3: int) -> np.ndarray:
     """Float64 complex-basis CG tensor ``[M1, M2, M3]`` (real numbers)."""
     out = np.zeros((2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1))
@@ -71,7 +69,7 @@ def _complex_cg(l1: int, l2: int, l3: int) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _real_cg_float(l1: int, l2: int, l3: int) -> np.ndarray:
     u1, u2, u3 = complex_to_real(l1), complex_to_real(l2), complex_to_real(l3)
     c = np.einsum("aA,bB,cC,ABC->abc", u1.conj(), u2.conj(), u3, _complex_cg(l1, l2, l3), optimize=True)
@@ -98,7 +96,7 @@ def _sympy_complex_to_real(l: int):
     return u
 
 
-@lru_cache(maxsize=None)
+@cache
 def _real_cg_exact(l1: int, l2: int, l3: int):
     import sympy
 

@@ -23,7 +23,7 @@ s^±_l = ±1 fixed by the basis; as ŷ·(ẑ × x̂) = 1,
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from .clebsch_gordan import check_triangle, clebsch_gordan
 from .harmonics import spherical_harmonics
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pole_slope_signs(l: int) -> tuple[int, int]:
     """Signs (s⁺, s⁻) of the slopes of Y_l,+1 towards z and of Y_l,-1 towards x at the polar axis."""
     t = 1e-3 / (l + 1)  # well before the first zero of P_l^1(cos θ)
@@ -85,7 +85,7 @@ def bracket_factor(l1: int, l2: int, l3: int, exact: bool = False):
     return float(k1k2 * difference / np.sqrt((2 * l3 + 1) / (4 * np.pi)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _gaunt_float(l1: int, l2: int, l3: int) -> np.ndarray:
     out = gaunt_factor(l1, l2, l3) * clebsch_gordan(l1, l2, l3)
     out.setflags(write=False)

@@ -7,7 +7,7 @@ degree is fixed as e3nn's: the m = 0 component is positive on the polar (y) axis
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from .clebsch_gordan import clebsch_gordan
 NORMALIZATIONS = ("integral", "component", "norm")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _scale(l: int, normalization: str) -> np.ndarray:
     """Factor (0-d, read-only) from the raw polynomial of degree l to the normalised harmonic.
 

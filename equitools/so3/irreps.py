@@ -263,8 +263,9 @@ class Irreps:
         >>> Irreps("2x0e+1x1o").degree_index().tolist()
         [0, 0, 1, 1, 1]
         """
-        return np.repeat(np.array([ir.l for _, ir in self._blocks], dtype=np.int64),
-                         [block.dim for block in self._blocks])
+        return np.repeat(
+            np.array([ir.l for _, ir in self._blocks], dtype=np.int64), [block.dim for block in self._blocks]
+        )
 
     def sort(self) -> Sorted:
         """Blocks sorted by irrep (stable): ``(irreps, p, inv)`` with ``p[old] = new``, ``inv[new] = old``.
@@ -297,7 +298,7 @@ class Irreps:
             return out
         det = sign_det(R)[..., None, None]
         ds = wigner_D_all(self.lmax, R * det)
-        for (mul, ir), block in zip(self._blocks, self.slices()):
+        for (_, ir), block in zip(self._blocks, self.slices()):
             d = ds[ir.l] * det if ir.p == -1 else ds[ir.l]
             for start in range(block.start, block.stop, ir.dim):
                 out[..., start : start + ir.dim, start : start + ir.dim] = d

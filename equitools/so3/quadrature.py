@@ -12,7 +12,7 @@ degree l in θ with only frequencies u ≡ l (mod 2) (real and even for even |m|
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -33,7 +33,7 @@ def grid_size(degree: int) -> tuple[int, int]:
     return degree // 2 + 1, degree + 1
 
 
-@lru_cache(maxsize=None)
+@cache
 def gauss_legendre_grid(n_theta: int, n_phi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Product quadrature ``(theta (n_theta,), phi (n_phi,), weights (n_theta,))``.
 
@@ -53,7 +53,7 @@ def azimuthal_frequency(L: int) -> np.ndarray:
     return np.concatenate([np.arange(-l, l + 1) for l in range(L + 1)])
 
 
-@lru_cache(maxsize=None)
+@cache
 def polar_fourier(L: int) -> np.ndarray:
     """Exact Fourier coefficients ``T ((L+1)^2, 2L+1)`` of Θ_lm: Θ_lm(θ) = Σ_u T[lm, u] e^{iuθ}.
 

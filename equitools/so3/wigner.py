@@ -13,7 +13,7 @@ parity (-1)^l, as for spherical harmonics (``Irreps.D`` applies an irrep's own p
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -28,7 +28,7 @@ def check_rotations(R) -> None:
         raise ValueError(f"R must have shape (..., 3, 3), got {tuple(R.shape)}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _coupling(l: int) -> np.ndarray:
     """``clebsch_gordan(l, 1, l+1)`` with its first two axes swapped: ``(3, 2l+1, 2l+3)``, read-only."""
     out = np.ascontiguousarray(clebsch_gordan(l, 1, l + 1).transpose(1, 0, 2))

@@ -73,8 +73,9 @@ def allowed_paths(irreps_in1: Irreps, irreps_in2: Irreps, paths=None, group: str
                     found.append((i1, i2, ir1, ir2, ir3))
     if requested is not None and len(used) < len(requested):
         missing = [requested[k] for k in range(len(requested)) if k not in used]
-        raise ValueError(f"paths {missing} are not allowed for {irreps_in1} ⊗ {irreps_in2} under {group} "
-                         "(triangle rule or parity)")
+        raise ValueError(
+            f"paths {missing} are not allowed for {irreps_in1} ⊗ {irreps_in2} under {group} (triangle rule or parity)"
+        )
     return found
 
 
@@ -162,7 +163,9 @@ class CGTensorProduct(torch.nn.Module):
             raise ValueError(f"no allowed path from {self.irreps_in1} ⊗ {self.irreps_in2} to {irreps_out}")
         self._paths = tuple(sorted(found, key=lambda p: p.i_out))
         self.weight_mode = weights
-        self.weight_shape = {None: (), "path": (len(self._paths),), "channel": (self.channels, len(self._paths))}[weights]
+        self.weight_shape = {None: (), "path": (len(self._paths),), "channel": (self.channels, len(self._paths))}[
+            weights
+        ]
         self.internal_weights = internal_weights and weights is not None
         if self.internal_weights:
             self.weight = torch.nn.Parameter(torch.ones(self.weight_shape))
@@ -207,18 +210,27 @@ class CGTensorProduct(torch.nn.Module):
 
     def _instruction(self, instruction, out_mul) -> Path:
         i1, i2, i3 = instruction
-        for i, irreps, name in ((i1, self.irreps_in1, "irreps_in1"), (i2, self.irreps_in2, "irreps_in2"), (i3, self.irreps_out, "irreps_out")):
+        for i, irreps, name in (
+            (i1, self.irreps_in1, "irreps_in1"),
+            (i2, self.irreps_in2, "irreps_in2"),
+            (i3, self.irreps_out, "irreps_out"),
+        ):
             if not 0 <= i < len(irreps):
                 raise ValueError(f"instruction {instruction}: no block {i} in {name} = {irreps}")
         (mul1, ir1), (mul2, ir2), (mul3, ir3) = self.irreps_in1[i1], self.irreps_in2[i2], self.irreps_out[i3]
         if not allowed(ir1, ir2, ir3, self.group):
-            raise ValueError(f"instruction {instruction}: {ir1} ⊗ {ir2} has no {ir3} under {self.group} (triangle rule or parity)")
+            raise ValueError(
+                f"instruction {instruction}: {ir1} ⊗ {ir2} has no {ir3} under {self.group} (triangle rule or parity)"
+            )
         self._check_mul(mul3, out_mul(mul1, mul2), instruction)
         return Path(i1, i2, i3, ir1.l, ir2.l, ir3.l)
 
     def _check_mul(self, got: int, expected: int, where) -> None:
         if got != expected:
-            raise ValueError(f"path {where}: output multiplicity {got}, expected {expected} for channel_mode {'outer' if self.outer else 'elementwise'}")
+            raise ValueError(
+                f"path {where}: output multiplicity {got}, expected {expected} for channel_mode "
+                f"{'outer' if self.outer else 'elementwise'}"
+            )
 
     def _build(self, path_normalization: bool, coupling: str) -> None:
         """Sparse coupling matrix (rows: outputs, or per-path outputs when weighted; columns: pairs
@@ -238,8 +250,14 @@ class CGTensorProduct(torch.nn.Module):
         for k, p in enumerate(self._paths):
             (mul1, ir1), (mul2, ir2), (_, ir3) = in1[p.i_in1], in2[p.i_in2], out[p.i_out]
             a, b, m3 = np.nonzero(clebsch_gordan(p.l1, p.l2, p.l3))
-            value = clebsch_gordan(p.l1, p.l2, p.l3)[a, b, m3] / (np.sqrt(fan_in[p.i_out]) if path_normalization else 1.0)
-            start1, start2, start3 = in1.slices()[p.i_in1].start, in2.slices()[p.i_in2].start, out.slices()[p.i_out].start
+            value = clebsch_gordan(p.l1, p.l2, p.l3)[a, b, m3] / (
+                np.sqrt(fan_in[p.i_out]) if path_normalization else 1.0
+            )
+            start1, start2, start3 = (
+                in1.slices()[p.i_in1].start,
+                in2.slices()[p.i_in2].start,
+                out.slices()[p.i_out].start,
+            )
             for u in range(mul1):
                 for v in range(mul2):
                     w = (u * mul2 + v) * ir3.dim
@@ -268,9 +286,15 @@ class CGTensorProduct(torch.nn.Module):
         self.register_buffer("used2", torch.from_numpy(used2), persistent=False)
         self.out_dim = out.dim
         # per-path → output reduction, needed only when weights sit between the two
-        reduce = weighted and not (full_offset == out.dim and np.array_equal(np.concatenate(out_of_full), np.arange(out.dim)))
-        self.register_buffer("path_of_full", torch.from_numpy(np.concatenate(path_of_full)) if weighted else None, persistent=False)
-        self.register_buffer("out_of_full", torch.from_numpy(np.concatenate(out_of_full)) if reduce else None, persistent=False)
+        reduce = weighted and not (
+            full_offset == out.dim and np.array_equal(np.concatenate(out_of_full), np.arange(out.dim))
+        )
+        self.register_buffer(
+            "path_of_full", torch.from_numpy(np.concatenate(path_of_full)) if weighted else None, persistent=False
+        )
+        self.register_buffer(
+            "out_of_full", torch.from_numpy(np.concatenate(out_of_full)) if reduce else None, persistent=False
+        )
         self._build_layouts()
 
     def _build_layouts(self) -> None:
@@ -278,7 +302,9 @@ class CGTensorProduct(torch.nn.Module):
         gather = not self.outer and not self.channel_axis
         for name, irreps in (("1", self.irreps_in1), ("2", self.irreps_in2)):
             index = to_channel_layout(irreps) if gather and irreps[0].mul > 1 else None
-            self.register_buffer(f"layout{name}", None if index is None else torch.from_numpy(index.copy()), persistent=False)
+            self.register_buffer(
+                f"layout{name}", None if index is None else torch.from_numpy(index.copy()), persistent=False
+            )
         index = from_channel_layout(self.irreps_out) if gather and self.channels > 1 else None
         self.register_buffer("layout_out", None if index is None else torch.from_numpy(index.copy()), persistent=False)
 
@@ -294,8 +320,10 @@ class CGTensorProduct(torch.nn.Module):
             raise TypeError(f"{name} must be a floating-point tensor")
         if self.channel_axis:
             if x.dim() < 2 or x.shape[-2] != irreps.dim or x.shape[-1] not in (1, self.channels):
-                raise ValueError(f"{name} has shape {tuple(x.shape)}; expected (..., {irreps.dim}, {self.channels}) "
-                                 f"for {irreps} with channels={self.channels}")
+                raise ValueError(
+                    f"{name} has shape {tuple(x.shape)}; expected (..., {irreps.dim}, {self.channels}) "
+                    f"for {irreps} with channels={self.channels}"
+                )
             return x
         if x.shape[-1:] != (irreps.dim,):
             raise ValueError(f"{name} has shape {tuple(x.shape)}; expected (..., {irreps.dim}) for {irreps}")
@@ -314,8 +342,10 @@ class CGTensorProduct(torch.nn.Module):
             weight = self.weight
         elif weight is None:
             raise ValueError(f"weight of shape (..., {', '.join(map(str, self.weight_shape))}) is required")
-        if weight.shape[-len(self.weight_shape):] != self.weight_shape:
-            raise ValueError(f"weight has shape {tuple(weight.shape)}; expected (..., {', '.join(map(str, self.weight_shape))})")
+        if weight.shape[-len(self.weight_shape) :] != self.weight_shape:
+            raise ValueError(
+                f"weight has shape {tuple(weight.shape)}; expected (..., {', '.join(map(str, self.weight_shape))})"
+            )
         full = weight[..., self.path_of_full]
         return full.unsqueeze(-1) if self.weight_mode == "path" else full.transpose(-1, -2)
 
@@ -325,14 +355,20 @@ class CGTensorProduct(torch.nn.Module):
             matrix = self.coupling_dense.to(a.dtype)
         else:
             matrix = torch.sparse_coo_tensor(
-                self.coupling_index, self.coupling_value.to(a.dtype), self.coupling_size, is_coalesced=True, check_invariants=False
+                self.coupling_index,
+                self.coupling_value.to(a.dtype),
+                self.coupling_size,
+                is_coalesced=True,
+                check_invariants=False,
             )
         if a.shape[1] == 0:
             return a.new_zeros(self.coupling_size[0], 0)
         step = max(1, _CHUNK // (a.shape[0] * b.shape[0]))
         multiply = torch.mm if self.coupling == "dense" else torch.sparse.mm
         parts = [
-            multiply(matrix, (a[:, None, i : i + step] * b[None, :, i : i + step]).reshape(-1, min(step, a.shape[1] - i)))
+            multiply(
+                matrix, (a[:, None, i : i + step] * b[None, :, i : i + step]).reshape(-1, min(step, a.shape[1] - i))
+            )
             for i in range(0, a.shape[1], step)
         ]
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
@@ -345,7 +381,9 @@ class CGTensorProduct(torch.nn.Module):
         weight = self._weight(weight)
         batch = torch.broadcast_shapes(x1.shape[:-2] + x1.shape[-1:], x2.shape[:-2] + x2.shape[-1:])  # (..., C)
         # the sparse coupling works on component-major columns (D, N): one copy of each input, as e3nn's flat rows
-        a, b = (x.expand(batch[:-1] + x.shape[-2:-1] + batch[-1:]).movedim(-2, 0).reshape(x.shape[-2], -1) for x in (x1, x2))
+        a, b = (
+            x.expand(batch[:-1] + x.shape[-2:-1] + batch[-1:]).movedim(-2, 0).reshape(x.shape[-2], -1) for x in (x1, x2)
+        )
         y = self._couple(a, b).view((-1,) + batch).movedim(0, -2)  # (..., rows, C)
         if weight is not None:
             y = y * weight.to(y.dtype)

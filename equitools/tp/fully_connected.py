@@ -62,9 +62,19 @@ class FullyConnectedCGProduct(torch.nn.Module):
     (1x1o+1x2e, torch.Size([10, 8, 4, 8]))
     """
 
-    def __init__(self, irreps_in1, irreps_in2, channels_in1: int, channels_in2: int, channels_out: int,
-                 paths=None, group: str = "O(3)", weight_groups: tuple[int, ...] = (),
-                 internal_weights: bool = True, path_normalization: bool = True):
+    def __init__(
+        self,
+        irreps_in1,
+        irreps_in2,
+        channels_in1: int,
+        channels_in2: int,
+        channels_out: int,
+        paths=None,
+        group: str = "O(3)",
+        weight_groups: tuple[int, ...] = (),
+        internal_weights: bool = True,
+        path_normalization: bool = True,
+    ):
         super().__init__()
         self.irreps_in1 = _single(as_irreps(irreps_in1, "irreps_in1"), "irreps_in1")
         self.irreps_in2 = _single(as_irreps(irreps_in2, "irreps_in2"), "irreps_in2")
@@ -112,7 +122,9 @@ class FullyConnectedCGProduct(torch.nn.Module):
             raise TypeError(f"x1 and x2 have different dtypes ({x1.dtype}, {x2.dtype})")
         batch = tuple(x1.shape[: x1.dim() - len(groups) - 2])
         if tuple(x2.shape[: x2.dim() - len(groups) - 2]) != batch:
-            raise ValueError(f"x1 and x2 have different batch shapes ({batch}, {tuple(x2.shape[:x2.dim() - len(groups) - 2])})")
+            raise ValueError(
+                f"x1 and x2 have different batch shapes ({batch}, {tuple(x2.shape[: x2.dim() - len(groups) - 2])})"
+            )
         weight = self._weight(weight)
         G, B = math.prod(groups), math.prod(batch)
         # group-major views (G, B, channels, dim) for the batched matmuls; copies are per slice below
@@ -161,5 +173,5 @@ def _check_input(x: torch.Tensor, dim: int, channels: tuple, name: str) -> None:
     if not torch.is_tensor(x) or not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor")
     expected = (dim,) + channels
-    if x.dim() < len(expected) or tuple(x.shape[-len(expected):]) != expected:
+    if x.dim() < len(expected) or tuple(x.shape[-len(expected) :]) != expected:
         raise ValueError(f"{name} has shape {tuple(x.shape)}; expected (..., {', '.join(map(str, expected))})")

@@ -65,8 +65,17 @@ class GauntTensorProduct(torch.nn.Module):
     True
     """
 
-    def __init__(self, L1: int, L2: int, L_out: int, method: str = "grid", weights: str | None = None,
-                 channels: int | None = None, parity_odd: bool = False, phi_transform: str | None = None):
+    def __init__(
+        self,
+        L1: int,
+        L2: int,
+        L_out: int,
+        method: str = "grid",
+        weights: str | None = None,
+        channels: int | None = None,
+        parity_odd: bool = False,
+        phi_transform: str | None = None,
+    ):
         super().__init__()
         self.L1, self.L2, self.L_out = (check_degree(L, name) for L, name in ((L1, "L1"), (L2, "L2"), (L_out, "L_out")))
         if method not in METHODS:
@@ -87,10 +96,16 @@ class GauntTensorProduct(torch.nn.Module):
             self.weight1 = torch.nn.Parameter(torch.ones(self.L1 + 1, width))
             self.weight2 = torch.nn.Parameter(torch.ones(self.L2 + 1, width))
             self.weight_out = torch.nn.Parameter(torch.ones(parts * (self.L_out + 1), width))
-            out_degrees = [part * (self.L_out + 1) + l for part in range(parts)
-                           for l in Irreps.spherical_harmonics(self.L_out).degree_index()]
-            for name, degrees in (("1", Irreps.spherical_harmonics(self.L1).degree_index()),
-                                  ("2", Irreps.spherical_harmonics(self.L2).degree_index()), ("_out", out_degrees)):
+            out_degrees = [
+                part * (self.L_out + 1) + l
+                for part in range(parts)
+                for l in Irreps.spherical_harmonics(self.L_out).degree_index()
+            ]
+            for name, degrees in (
+                ("1", Irreps.spherical_harmonics(self.L1).degree_index()),
+                ("2", Irreps.spherical_harmonics(self.L2).degree_index()),
+                ("_out", out_degrees),
+            ):
                 self.register_buffer(f"degrees{name}", torch.as_tensor(degrees, dtype=torch.long), persistent=False)
 
     @property
@@ -104,8 +119,10 @@ class GauntTensorProduct(torch.nn.Module):
             raise TypeError(f"{name} must be a floating-point tensor")
         channels = self.channels if self.weighted and self.channels is not None else None
         if x.dim() < 2 or x.shape[-2] != (L + 1) ** 2 or (channels is not None and x.shape[-1] not in (1, channels)):
-            raise ValueError(f"{name} has shape {tuple(x.shape)}; expected (..., {(L + 1) ** 2}, {channels or 'C'}) "
-                             f"for degree {L}, channels last")
+            raise ValueError(
+                f"{name} has shape {tuple(x.shape)}; expected (..., {(L + 1) ** 2}, {channels or 'C'}) "
+                f"for degree {L}, channels last"
+            )
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         self._check(x, self.L1, "x")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -11,7 +11,7 @@ from ..so3 import bracket_factor, clebsch_gordan, gaunt_factor
 from .harmonic_layout import contract_components
 
 
-@lru_cache(maxsize=None)
+@cache
 def dense_gaunt(L1: int, L2: int, L_out: int, odd: bool = False) -> np.ndarray:
     """``((L1+1)^2, (L2+1)^2, k, (L_out+1)^2)``: Gaunt tensor (k = 0) and, with ``odd``, the
     Poisson-bracket tensor ∫ Y_l3 {Y_l1, Y_l2} dΩ (k = 1), both as factor × Clebsch–Gordan."""

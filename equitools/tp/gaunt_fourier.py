@@ -21,7 +21,7 @@ The parity-odd extension multiplies in the Fourier basis too: ∂θ and ∂φ ar
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -47,7 +47,7 @@ def theta_integral(k: np.ndarray, sine: bool) -> np.ndarray:
     return (plain(k + 1) - plain(k - 1)) / 2j if sine else plain(k) + 0j
 
 
-@lru_cache(maxsize=None)
+@cache
 def to_fourier_table(L: int, p_theta: int) -> np.ndarray:
     """``(L+1, 2 (L+1), 2 p_theta)`` real: per v, (c, l) pair coefficients → (Re, Im) of the 2D
     coefficients X[u, v], u in FFT order (half spectrum in v: X[-u, -v] = conj X[u, v])."""
@@ -62,7 +62,7 @@ def to_fourier_table(L: int, p_theta: int) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def from_fourier_table(L: int, p_theta: int, sine: bool) -> np.ndarray:
     """``(L+1, 2 p_theta, 2 (L+1))`` real: per v, z_l,±v = Σ_(u,r) table[v, (u, r), (c, l)] (Re, Im)[r]
     of Z[u, v], the half spectrum of the product (norm="forward"); c = 0 for +v, 1 for -v."""
@@ -72,9 +72,16 @@ def from_fourier_table(L: int, p_theta: int, sine: bool) -> np.ndarray:
     b = T @ theta_integral(np.arange(-L, L + 1)[:, None] + u[None, :], sine)
     b = np.moveaxis(pair_table(b, L), -1, 0)  # (u, v, c, l)
     # ∫ cos(vφ) → 2π Re(Z b),  ∫ sin(vφ) → -2π Im(Z b)
-    table = 2 * np.pi * np.stack(
-        [np.stack([b[:, :, 0].real, -b[:, :, 1].imag], axis=2), np.stack([-b[:, :, 0].imag, -b[:, :, 1].real], axis=2)],
-        axis=2,
+    table = (
+        2
+        * np.pi
+        * np.stack(
+            [
+                np.stack([b[:, :, 0].real, -b[:, :, 1].imag], axis=2),
+                np.stack([-b[:, :, 0].imag, -b[:, :, 1].real], axis=2),
+            ],
+            axis=2,
+        )
     )  # (u, v, r, c, l)
     out = np.ascontiguousarray(np.moveaxis(table, 1, 0)).reshape(L + 1, 2 * p_theta, 2 * (L + 1))
     out.setflags(write=False)
@@ -97,7 +104,9 @@ class FourierGaunt(torch.nn.Module):
         self.p_theta = 2 * (L1 + L2) + 1
         self.p_phi = sphere_grid(L1, L2, L_out)[1]
         for name, L in (("1", L1), ("2", L2)):
-            self.register_buffer(f"pairs{name}", torch.from_numpy(pair_index(L).reshape(L + 1, -1).copy()), persistent=False)
+            self.register_buffer(
+                f"pairs{name}", torch.from_numpy(pair_index(L).reshape(L + 1, -1).copy()), persistent=False
+            )
             self.register_buffer(f"to_fourier{name}", torch.tensor(to_fourier_table(L, self.p_theta)), persistent=False)
         kernels = [from_fourier_table(L_out, self.p_theta, sine) for sine in (True, False)[: 1 + odd]]
         self.register_buffer("from_fourier", torch.tensor(np.stack(kernels)), persistent=False)

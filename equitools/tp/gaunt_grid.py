@@ -26,7 +26,7 @@ series) at the interior nodes; its degree is L1+L2-1 so the grid stays exact.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -48,15 +48,18 @@ def azimuthal_rows(L: int, n_phi: int, transform: str, derivative: int = 0) -> n
     m = azimuthal_frequency(L)[:, None]
     phi = 2 * np.pi * np.arange(n_phi) / n_phi
     mu = np.abs(m)
-    rows = (np.where(m >= 0, np.cos(mu * phi), np.sin(mu * phi)) if derivative == 0
-            else np.where(m >= 0, -mu * np.sin(mu * phi), mu * np.cos(mu * phi)))
+    rows = (
+        np.where(m >= 0, np.cos(mu * phi), np.sin(mu * phi))
+        if derivative == 0
+        else np.where(m >= 0, -mu * np.sin(mu * phi), mu * np.cos(mu * phi))
+    )
     if transform == "matmul":
         return rows
     spectrum = np.fft.rfft(rows, axis=-1) / n_phi
     return np.stack([spectrum.real, spectrum.imag], axis=-1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def synthesis_table(L: int, n_theta: int, n_phi: int, odd: bool, transform: str) -> np.ndarray:
     """``((L+1)^2, k, n_theta, *bins)``: (l, m) → f = Σ x_lm Θ_lm Φ_m at the Gauss–Legendre nodes
     and every φ bin (see ``azimuthal_rows``); with ``odd`` also ∂θ f and ∂φ f / sin θ (k = 3)."""
@@ -75,7 +78,7 @@ def synthesis_table(L: int, n_theta: int, n_phi: int, odd: bool, transform: str)
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def analysis_table(L: int, n_theta: int, n_phi: int, transform: str) -> np.ndarray:
     """``(n_theta, *bins, (L+1)^2)``: z_lm = ∫ h Y_lm dΩ = Σ table · h (values, or the rfft half
     spectrum of h, norm="forward", as (Re, Im))."""

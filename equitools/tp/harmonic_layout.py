@@ -10,12 +10,12 @@ time: a batched matmul over v instead of one block-sparse matrix.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
 
-@lru_cache(maxsize=None)
+@cache
 def pair_index(L: int) -> np.ndarray:
     """``(L+1, 2, L+1)`` int64: flat position of (v, c, l) in a vector padded by one zero at ``(L+1)^2``."""
     index = np.full((L + 1, 2, L + 1), (L + 1) ** 2, dtype=np.int64)
@@ -28,7 +28,7 @@ def pair_index(L: int) -> np.ndarray:
     return index
 
 
-@lru_cache(maxsize=None)
+@cache
 def flat_index(L: int) -> np.ndarray:
     """``((L+1)^2,)`` int64: position of each (l, m) in the flattened ``(L+1, 2, L+1)`` pair array."""
     index = pair_index(L).reshape(-1)

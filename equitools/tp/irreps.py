@@ -9,7 +9,7 @@ multiplicity C are gathered into the channels-last layout ``(..., Σ(2l+1), C)``
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def common_multiplicity(irreps: Irreps, name: str) -> int:
     return muls.pop()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _channel_permutation(irreps: Irreps) -> np.ndarray:
     mul = irreps[0].mul
     index = np.empty(irreps.dim, dtype=np.int64)

@@ -20,7 +20,23 @@ from .references import fit_reference_energies, readout_scale
 from .run import train
 
 __all__ = [
-    "AtomsDataModule", "ConfigError", "ForceFieldModule", "SelectTarget", "TrainingDivergedError", "apply_overrides",
-    "check_compatible", "default_config", "error_metrics", "evaluate", "export_checkpoint", "fit_reference_energies",
-    "load_config", "load_datasets", "predict", "read_checkpoint", "readout_scale", "resolve_config", "train",
+    "AtomsDataModule",
+    "ConfigError",
+    "ForceFieldModule",
+    "SelectTarget",
+    "TrainingDivergedError",
+    "apply_overrides",
+    "check_compatible",
+    "default_config",
+    "error_metrics",
+    "evaluate",
+    "export_checkpoint",
+    "fit_reference_energies",
+    "load_config",
+    "load_datasets",
+    "predict",
+    "read_checkpoint",
+    "readout_scale",
+    "resolve_config",
+    "train",
 ]

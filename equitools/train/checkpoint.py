@@ -26,8 +26,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not a readable training checkpoint ({type(err).__name__})") from err
     hparams = payload.get("hyper_parameters") if isinstance(payload, dict) else None
     if not isinstance(hparams, dict) or "model_config" not in hparams or "state_dict" not in payload:
-        hint = " (an exported model file: use it with evaluate/md, not to resume)" \
-            if isinstance(payload, dict) and payload.get("format") == "equitools.potential" else ""
+        hint = (
+            " (an exported model file: use it with evaluate/md, not to resume)"
+            if isinstance(payload, dict) and payload.get("format") == "equitools.potential"
+            else ""
+        )
         raise ValueError(f"{path}: not an equitools training checkpoint{hint}")
     return payload
 
@@ -41,14 +44,18 @@ def check_compatible(path: str | Path, model_config: dict[str, Any]) -> None:
     except (ValueError, TypeError) as err:
         raise ValueError(f"{path}: the checkpoint's model config is not valid: {err}") from err
     if saved.get("model") != model_config.get("model"):
-        raise ValueError(f"{path}: checkpoint of a {saved.get('model')!r} model, but the config asks for "
-                         f"{model_config.get('model')!r}")
+        raise ValueError(
+            f"{path}: checkpoint of a {saved.get('model')!r} model, but the config asks for "
+            f"{model_config.get('model')!r}"
+        )
     ignored = {"atomic_energies", "energy_scale", "energy_shift"}
-    differ = sorted(k for k in set(saved) | set(model_config)
-                    if k not in ignored and saved.get(k) != model_config.get(k))
+    differ = sorted(
+        k for k in set(saved) | set(model_config) if k not in ignored and saved.get(k) != model_config.get(k)
+    )
     if differ:
-        detail = ", ".join(f"{k}: {saved.get(k)!r} in the checkpoint, {model_config.get(k)!r} in the config"
-                           for k in differ)
+        detail = ", ".join(
+            f"{k}: {saved.get(k)!r} in the checkpoint, {model_config.get(k)!r} in the config" for k in differ
+        )
         raise ValueError(f"{path}: the checkpoint's model differs from the config ({detail})")
 
 

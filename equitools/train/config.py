@@ -24,19 +24,48 @@ from ..ranges import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, Number
 
 SCHEMA: dict[str, dict[str, Any]] = {
     "data": {
-        "format": "embedded", "path": None, "molecule": None, "split_index": 1, "test_path": None, "target": None,
-        "energy_unit": "eV", "n_train": 950, "n_val": 50, "n_test": None, "seed": 0, "batch_size": 8,
-        "val_batch_size": 64, "num_workers": 0, "min_distance": 0.1,
+        "format": "embedded",
+        "path": None,
+        "molecule": None,
+        "split_index": 1,
+        "test_path": None,
+        "target": None,
+        "energy_unit": "eV",
+        "n_train": 950,
+        "n_val": 50,
+        "n_test": None,
+        "seed": 0,
+        "batch_size": 8,
+        "val_batch_size": 64,
+        "num_workers": 0,
+        "min_distance": 0.1,
     },
     "training": {
-        "max_epochs": 1000, "max_time": None, "lr": 1.0e-3, "weight_decay": 0.0, "lr_warmup_steps": 500,
-        "lr_factor": 0.8, "lr_patience": 25, "lr_min": 1.0e-8, "early_stopping_patience": 300,
-        "energy_weight": 0.5, "force_weight": 0.5, "ema_decay": 0.99, "gradient_clip": 40.0,
-        "reference_energies": "fit", "seed": 0,
+        "max_epochs": 1000,
+        "max_time": None,
+        "lr": 1.0e-3,
+        "weight_decay": 0.0,
+        "lr_warmup_steps": 500,
+        "lr_factor": 0.8,
+        "lr_patience": 25,
+        "lr_min": 1.0e-8,
+        "early_stopping_patience": 300,
+        "energy_weight": 0.5,
+        "force_weight": 0.5,
+        "ema_decay": 0.99,
+        "gradient_clip": 40.0,
+        "reference_energies": "fit",
+        "seed": 0,
     },
     "trainer": {
-        "accelerator": "auto", "devices": 1, "num_nodes": 1, "strategy": "auto", "progress_bar": "auto",
-        "log_every_n_steps": 10, "check_val_every_n_epoch": 1, "num_threads": None,
+        "accelerator": "auto",
+        "devices": 1,
+        "num_nodes": 1,
+        "strategy": "auto",
+        "progress_bar": "auto",
+        "log_every_n_steps": 10,
+        "check_val_every_n_epoch": 1,
+        "num_threads": None,
     },
     "output": {"dir": "runs/run"},
 }
@@ -44,25 +73,50 @@ SCHEMA: dict[str, dict[str, Any]] = {
 
 DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
     "data": {
-        "format": ("rmd17, md17, extxyz, qm9 or embedded", "",
-                   ("the data set's format: rMD17 (release folder or one .npz), MD17 (sGDML .npz), extxyz (any "
-                    "file ASE reads), QM9 (qm9pack CSV or raw xyz folder), embedded (a set shipped with equitools)")),
-        "path": ("text or null", "",
-                 ("the file or folder; null: the format's default (rmd17: $EQUITOOLS_DATA/rmd17; qm9: the "
-                  "3,000-molecule sample in $EQUITOOLS_DATA, or `qm9pack` for the full set; embedded: "
-                  "ethanol_xtb_500K; md17 and extxyz need a path)")),
+        "format": (
+            "rmd17, md17, extxyz, qm9 or embedded",
+            "",
+            (
+                "the data set's format: rMD17 (release folder or one .npz), MD17 (sGDML .npz), extxyz (any "
+                "file ASE reads), QM9 (qm9pack CSV or raw xyz folder), embedded (a set shipped with equitools)"
+            ),
+        ),
+        "path": (
+            "text or null",
+            "",
+            (
+                "the file or folder; null: the format's default (rmd17: $EQUITOOLS_DATA/rmd17; qm9: the "
+                "3,000-molecule sample in $EQUITOOLS_DATA, or `qm9pack` for the full set; embedded: "
+                "ethanol_xtb_500K; md17 and extxyz need a path)"
+            ),
+        ),
         "molecule": ("text or null", "", "rmd17: the molecule (aspirin, ethanol, ...); required for rmd17"),
         "split_index": ("", "", "rmd17: the official split whose train and test files are read"),
-        "test_path": ("text or null", "",
-                      "a separate test file of the same format (rmd17: replaces the split's test file)"),
-        "target": ("text or null", "", ("qm9: the property learnt as the energy (U0, homo, lumo, gap, mu, ...); "
-                                        "null: U0")),
-        "energy_unit": ("eV, meV, kcal/mol, kJ/mol or Hartree", "",
-                        "extxyz: the file's energy unit (forces: that unit per Å), converted to eV on read"),
+        "test_path": (
+            "text or null",
+            "",
+            "a separate test file of the same format (rmd17: replaces the split's test file)",
+        ),
+        "target": (
+            "text or null",
+            "",
+            ("qm9: the property learnt as the energy (U0, homo, lumo, gap, mu, ...); null: U0"),
+        ),
+        "energy_unit": (
+            "eV, meV, kcal/mol, kJ/mol or Hartree",
+            "",
+            "extxyz: the file's energy unit (forces: that unit per Å), converted to eV on read",
+        ),
         "n_train": ("", "frames", "training frames, drawn from the training file"),
         "n_val": ("", "frames", "validation frames, drawn from the same file"),
-        "n_test": ("", "frames", ("test frames: the first n_test of the test file (null: all), or with no test "
-                                  "file drawn from the training file (null: the rest)")),
+        "n_test": (
+            "",
+            "frames",
+            (
+                "test frames: the first n_test of the test file (null: all), or with no test "
+                "file drawn from the training file (null: the rest)"
+            ),
+        ),
         "seed": ("", "", "seed of the random train/validation/test split"),
         "batch_size": ("", "structures", "structures per training batch"),
         "val_batch_size": ("", "structures", "structures per validation and test batch"),
@@ -71,24 +125,48 @@ DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
     },
     "training": {
         "max_epochs": ("", "epochs", "training stops after this many epochs"),
-        "max_time": ("", "minutes", ("training stops after this wall-clock time (null: no limit); the best "
-                                     "checkpoint is then tested and exported as usual")),
+        "max_time": (
+            "",
+            "minutes",
+            (
+                "training stops after this wall-clock time (null: no limit); the best "
+                "checkpoint is then tested and exported as usual"
+            ),
+        ),
         "lr": ("", "", "the learning rate of AdamW after the warm-up"),
         "weight_decay": ("", "", "AdamW's decoupled weight decay"),
         "lr_warmup_steps": ("", "optimiser steps", "linear warm-up of the learning rate from 0 to lr"),
         "lr_factor": ("", "", "ReduceLROnPlateau on the validation loss: the learning rate is multiplied by this"),
-        "lr_patience": ("", "validations", ("validations without a better validation loss before the learning "
-                                            "rate is reduced")),
+        "lr_patience": (
+            "",
+            "validations",
+            ("validations without a better validation loss before the learning rate is reduced"),
+        ),
         "lr_min": ("", "", "the learning rate is never reduced below this"),
-        "early_stopping_patience": ("", "validations", ("validations without a better validation loss before "
-                                                        "training stops")),
+        "early_stopping_patience": (
+            "",
+            "validations",
+            ("validations without a better validation loss before training stops"),
+        ),
         "energy_weight": ("", "", "loss = energy_weight · MSE(E) + force_weight · MSE(F), E in eV and F in eV/Å"),
         "force_weight": ("", "", "the weight of the force term of the loss (0: energies or properties only)"),
-        "ema_decay": ("", "", ("decay of the exponential moving average of the weights that is validated, tested "
-                               "and exported (null or 0: no average)")),
+        "ema_decay": (
+            "",
+            "",
+            (
+                "decay of the exponential moving average of the weights that is validated, tested "
+                "and exported (null or 0: no average)"
+            ),
+        ),
         "gradient_clip": ("", "", "the gradient norm is clipped to this (null: no clipping)"),
-        "reference_energies": ("fit or none", "", ("fit: per-element reference energies by least squares on the "
-                                                   "training set; none: no references (molecular properties)")),
+        "reference_energies": (
+            "fit or none",
+            "",
+            (
+                "fit: per-element reference energies by least squares on the "
+                "training set; none: no references (molecular properties)"
+            ),
+        ),
         "seed": ("", "", "seed of the initial weights and of the training shuffle (a function of seed and epoch)"),
     },
     "trainer": {
@@ -96,15 +174,24 @@ DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
         "devices": ("", "processes", "processes (devices) per node; more than 1 trains with DDP"),
         "num_nodes": ("", "nodes", "nodes of a multi-node DDP run"),
         "strategy": ("text", "", "Lightning's strategy: auto, ddp, ddp_spawn, ...; DDP on CPUs uses gloo"),
-        "progress_bar": ("auto, true or false", "", ("progress bars: auto shows them only when stderr is a "
-                                                     "terminal; true or false forces them on or off")),
+        "progress_bar": (
+            "auto, true or false",
+            "",
+            ("progress bars: auto shows them only when stderr is a terminal; true or false forces them on or off"),
+        ),
         "log_every_n_steps": ("", "optimiser steps", "steps between logged training losses"),
         "check_val_every_n_epoch": ("", "epochs", "epochs between validations"),
         "num_threads": ("", "threads", "torch CPU threads per process (null: torch's default)"),
     },
     "output": {
-        "dir": ("text", "", ("the run folder: checkpoints/, logs/, config.yaml, model.pt, metrics.json and plots; "
-                             "checked to be writable before training starts")),
+        "dir": (
+            "text",
+            "",
+            (
+                "the run folder: checkpoints/, logs/, config.yaml, model.pt, metrics.json and plots; "
+                "checked to be writable before training starts"
+            ),
+        ),
     },
 }
 """(type, unit, meaning) of every key of :data:`SCHEMA`; the type is empty for the numeric keys,
@@ -115,17 +202,40 @@ SECTIONS = ("model", *SCHEMA)
 
 SEED = Number(int, 0, 2**32 - 1)
 NUMBERS: dict[str, dict[str, Number]] = {
-    "data": {"split_index": Number(int, 1, 5), "n_train": COUNT, "n_val": COUNT,
-             "n_test": Number(int, 1, optional=True), "seed": SEED, "batch_size": COUNT, "val_batch_size": COUNT,
-             "num_workers": NON_NEGATIVE_INT, "min_distance": NON_NEGATIVE},
-    "training": {"max_epochs": COUNT, "max_time": Number(float, 0, open_low=True, optional=True), "lr": POSITIVE,
-                 "weight_decay": NON_NEGATIVE, "lr_warmup_steps": NON_NEGATIVE_INT,
-                 "lr_factor": Number(float, 0, 1, open_low=True, open_high=True), "lr_patience": NON_NEGATIVE_INT,
-                 "lr_min": NON_NEGATIVE, "early_stopping_patience": NON_NEGATIVE_INT, "energy_weight": NON_NEGATIVE,
-                 "force_weight": NON_NEGATIVE, "ema_decay": Number(float, 0, 1, open_high=True, optional=True),
-                 "gradient_clip": Number(float, 0, open_low=True, optional=True), "seed": SEED},
-    "trainer": {"devices": COUNT, "num_nodes": COUNT, "log_every_n_steps": COUNT, "check_val_every_n_epoch": COUNT,
-                "num_threads": Number(int, 1, optional=True)},
+    "data": {
+        "split_index": Number(int, 1, 5),
+        "n_train": COUNT,
+        "n_val": COUNT,
+        "n_test": Number(int, 1, optional=True),
+        "seed": SEED,
+        "batch_size": COUNT,
+        "val_batch_size": COUNT,
+        "num_workers": NON_NEGATIVE_INT,
+        "min_distance": NON_NEGATIVE,
+    },
+    "training": {
+        "max_epochs": COUNT,
+        "max_time": Number(float, 0, open_low=True, optional=True),
+        "lr": POSITIVE,
+        "weight_decay": NON_NEGATIVE,
+        "lr_warmup_steps": NON_NEGATIVE_INT,
+        "lr_factor": Number(float, 0, 1, open_low=True, open_high=True),
+        "lr_patience": NON_NEGATIVE_INT,
+        "lr_min": NON_NEGATIVE,
+        "early_stopping_patience": NON_NEGATIVE_INT,
+        "energy_weight": NON_NEGATIVE,
+        "force_weight": NON_NEGATIVE,
+        "ema_decay": Number(float, 0, 1, open_high=True, optional=True),
+        "gradient_clip": Number(float, 0, open_low=True, optional=True),
+        "seed": SEED,
+    },
+    "trainer": {
+        "devices": COUNT,
+        "num_nodes": COUNT,
+        "log_every_n_steps": COUNT,
+        "check_val_every_n_epoch": COUNT,
+        "num_threads": Number(int, 1, optional=True),
+    },
 }
 """The type and range of every numeric key of ``data``, ``training`` and ``trainer``."""
 
@@ -233,12 +343,15 @@ def _check_choices(config: dict[str, Any], source: str) -> None:
     if data["format"] == "rmd17" and not data["molecule"]:
         raise ConfigError(f"{source}: data.format 'rmd17' needs data.molecule")
     if training["reference_energies"] not in ("fit", "none"):
-        raise ConfigError(f"{source}: training.reference_energies must be 'fit' or 'none', "
-                          f"got {training['reference_energies']!r}")
+        raise ConfigError(
+            f"{source}: training.reference_energies must be 'fit' or 'none', got {training['reference_energies']!r}"
+        )
     readout = config["model"]["readout"]
     if readout != "sum" and (training["reference_energies"] == "fit" or training["force_weight"] > 0):
-        raise ConfigError(f"{source}: model.readout {readout!r} learns a molecular property: it needs "
-                          "training.reference_energies 'none' and training.force_weight 0")
+        raise ConfigError(
+            f"{source}: model.readout {readout!r} learns a molecular property: it needs "
+            "training.reference_energies 'none' and training.force_weight 0"
+        )
     if training["energy_weight"] + training["force_weight"] <= 0:
         raise ConfigError(f"{source}: training.energy_weight and training.force_weight are both 0")
 

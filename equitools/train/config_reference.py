@@ -59,15 +59,32 @@ def render() -> str:
     """The text of docs/config.md."""
     lines = [INTRO]
     for section, docs in config.DOCS.items():
-        lines += [f"## `{section}`", "", SECTION_NOTES[section], "",
-                  *_table(docs, config.SCHEMA[section], config.NUMBERS.get(section, {})), ""]
-    lines += ["## `model`", "",
-              ("`model.model` picks the architecture. The keys of this table apply to every architecture; "
-               "each architecture adds its own, below (defaults: the published sizes, names as in the papers)."),
-              "", *_table(registry.DOCS["common"], registry.COMMON_DEFAULTS, registry.NUMBERS), ""]
+        lines += [
+            f"## `{section}`",
+            "",
+            SECTION_NOTES[section],
+            "",
+            *_table(docs, config.SCHEMA[section], config.NUMBERS.get(section, {})),
+            "",
+        ]
+    lines += [
+        "## `model`",
+        "",
+        (
+            "`model.model` picks the architecture. The keys of this table apply to every architecture; "
+            "each architecture adds its own, below (defaults: the published sizes, names as in the papers)."
+        ),
+        "",
+        *_table(registry.DOCS["common"], registry.COMMON_DEFAULTS, registry.NUMBERS),
+        "",
+    ]
     for name in registry.MODELS:
-        lines += [f"### `model: {name}`", "",
-                  *_table(registry.DOCS[name], registry.MODEL_DEFAULTS[name], registry.NUMBERS), ""]
+        lines += [
+            f"### `model: {name}`",
+            "",
+            *_table(registry.DOCS[name], registry.MODEL_DEFAULTS[name], registry.NUMBERS),
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from torch_geometric.data import Data
 from torch.utils.data import DistributedSampler
+from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
 from equitools import data as datasets
@@ -64,8 +64,14 @@ def load_datasets(section: dict[str, Any], dtype: torch.dtype) -> tuple[dict[str
     if section["n_test"] is not None and test is not None:
         splits["test"] = test[: section["n_test"]]
     has_forces = main.frames.forces is not None
-    info = {"source": main.metadata.get("source"), "format": fmt, "target": target, "unit": unit,
-            "has_forces": has_forces, "sizes": {k: len(v) for k, v in splits.items()}}
+    info = {
+        "source": main.metadata.get("source"),
+        "format": fmt,
+        "target": target,
+        "unit": unit,
+        "has_forces": has_forces,
+        "sizes": {k: len(v) for k, v in splits.items()},
+    }
     return splits, info
 
 
@@ -95,8 +101,9 @@ def _read(fmt: str, section: dict[str, Any], transform, dtype):
 def _shared(name: str) -> Path:
     root = shared_data_dir()
     if root is None:
-        raise FileNotFoundError(f"data.path is not set and there is no shared data folder for {name} "
-                                "(set EQUITOOLS_DATA or data.path)")
+        raise FileNotFoundError(
+            f"data.path is not set and there is no shared data folder for {name} (set EQUITOOLS_DATA or data.path)"
+        )
     return root
 
 
@@ -146,8 +153,9 @@ class AtomsDataModule(pl.LightningDataModule):
     shuffled by :func:`training_sampler`, validation and test by :class:`EvaluationSampler`
     (both shard across DDP processes)."""
 
-    def __init__(self, splits: dict[str, Any], batch_size: int, val_batch_size: int, num_workers: int = 0,
-                 seed: int = 0):
+    def __init__(
+        self, splits: dict[str, Any], batch_size: int, val_batch_size: int, num_workers: int = 0, seed: int = 0
+    ):
         super().__init__()
         self.splits = splits
         self.batch_size = batch_size
@@ -156,8 +164,12 @@ class AtomsDataModule(pl.LightningDataModule):
         self.seed = seed
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.splits["train"], batch_size=self.batch_size, num_workers=self.num_workers,
-                          sampler=training_sampler(self.splits["train"], self.seed))
+        return DataLoader(
+            self.splits["train"],
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+            sampler=training_sampler(self.splits["train"], self.seed),
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._evaluation_loader(self.splits["val"])
@@ -166,5 +178,6 @@ class AtomsDataModule(pl.LightningDataModule):
         return self._evaluation_loader(self.splits["test"])
 
     def _evaluation_loader(self, dataset) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.val_batch_size, num_workers=self.num_workers,
-                          sampler=EvaluationSampler(dataset))
+        return DataLoader(
+            dataset, batch_size=self.val_batch_size, num_workers=self.num_workers, sampler=EvaluationSampler(dataset)
+        )

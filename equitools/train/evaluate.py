@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 from torch_geometric.loader import DataLoader
 
 from equitools.models import Potential
@@ -35,7 +34,7 @@ def error_metrics(reference: dict[str, np.ndarray], predicted: dict[str, np.ndar
     for key in reference:
         diff = np.asarray(predicted[key], dtype=np.float64) - np.asarray(reference[key], dtype=np.float64)
         out[f"{key}_mae"] = float(1000 * np.mean(np.abs(diff)))
-        out[f"{key}_rmse"] = float(1000 * np.sqrt(np.mean(diff ** 2)))
+        out[f"{key}_rmse"] = float(1000 * np.sqrt(np.mean(diff**2)))
     return out
 
 

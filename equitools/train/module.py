@@ -32,8 +32,12 @@ class TrainingDivergedError(RuntimeError):
 
 def _metrics() -> torch.nn.ModuleDict:
     """Energy and force MAE/RMSE, accumulated in float64."""
-    metrics = {"energy_mae": MeanAbsoluteError(), "energy_rmse": MeanSquaredError(squared=False),
-               "forces_mae": MeanAbsoluteError(), "forces_rmse": MeanSquaredError(squared=False)}
+    metrics = {
+        "energy_mae": MeanAbsoluteError(),
+        "energy_rmse": MeanSquaredError(squared=False),
+        "forces_mae": MeanAbsoluteError(),
+        "forces_rmse": MeanSquaredError(squared=False),
+    }
     return torch.nn.ModuleDict({name: metric.set_dtype(torch.float64) for name, metric in metrics.items()})
 
 
@@ -44,8 +48,14 @@ class ForceFieldModule(pl.LightningModule):
     readout's scale and shift (set in the built model's config).
     """
 
-    def __init__(self, model_config: dict[str, Any], training: dict[str, Any], references: list[float],
-                 energy_scale: float = 1.0, energy_shift: float = 0.0):
+    def __init__(
+        self,
+        model_config: dict[str, Any],
+        training: dict[str, Any],
+        references: list[float],
+        energy_scale: float = 1.0,
+        energy_shift: float = 0.0,
+    ):
         super().__init__()
         self.save_hyperparameters()
         config = {**model_config, "atomic_energies": None, "energy_scale": energy_scale, "energy_shift": energy_shift}
@@ -55,8 +65,9 @@ class ForceFieldModule(pl.LightningModule):
         self.register_buffer("references", torch.tensor(references, dtype=torch.float64))
         self.ema = None
         if training["ema_decay"]:
-            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(training["ema_decay"]),
-                                     use_buffers=True)
+            self.ema = AveragedModel(
+                self.model, multi_avg_fn=get_ema_multi_avg_fn(training["ema_decay"]), use_buffers=True
+            )
             self.ema.requires_grad_(False)
         self.metrics = torch.nn.ModuleDict({stage: _metrics() for stage in ("val", "test")})
         self._step_loss: torch.Tensor | None = None
@@ -86,8 +97,9 @@ class ForceFieldModule(pl.LightningModule):
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         out, energy = self._predict(self.model, batch)
         loss = self._loss(out, energy, batch)
-        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch.num_graphs,
-                 sync_dist=True)
+        self.log(
+            "train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch.num_graphs, sync_dist=True
+        )
         self._step_loss = loss.detach()
         return loss
 
@@ -113,10 +125,17 @@ class ForceFieldModule(pl.LightningModule):
         if not torch.isfinite(torch.stack([loss, norm.to(loss.dtype)])).all():
             where = f"training diverged in epoch {self.current_epoch + 1}, step {self.global_step + 1}"
             if not torch.isfinite(loss):
-                raise TrainingDivergedError(f"{where}: the loss is {loss.item()}; lower training.lr or check the "
-                                            "data for non-finite values")
-            name = next((n for n, p in self.model.named_parameters()
-                         if p.grad is not None and not torch.isfinite(p.grad).all()), None)
+                raise TrainingDivergedError(
+                    f"{where}: the loss is {loss.item()}; lower training.lr or check the data for non-finite values"
+                )
+            name = next(
+                (
+                    n
+                    for n, p in self.model.named_parameters()
+                    if p.grad is not None and not torch.isfinite(p.grad).all()
+                ),
+                None,
+            )
             what = f"the gradient of {name} is not finite" if name else f"the gradient norm is {norm.item()}"
             raise TrainingDivergedError(f"{where}: {what}; lower training.lr")
         if self.training_options["gradient_clip"]:
@@ -146,8 +165,10 @@ class ForceFieldModule(pl.LightningModule):
         if self.use_forces:
             loss = loss + self.training_options["force_weight"] * (values["forces_rmse"] / 1000) ** 2
         if stage == "val" and not torch.isfinite(loss):
-            raise TrainingDivergedError(f"training diverged in epoch {self.current_epoch + 1}: the validation loss is "
-                                        f"{loss.item()} ({', '.join(f'{k} {v.item()}' for k, v in values.items())})")
+            raise TrainingDivergedError(
+                f"training diverged in epoch {self.current_epoch + 1}: the validation loss is "
+                f"{loss.item()} ({', '.join(f'{k} {v.item()}' for k, v in values.items())})"
+            )
         if stage == "val" and self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
             self.lr_schedulers().step(loss)
         self.log(f"{stage}_loss", loss, prog_bar=stage == "val", sync_dist=True)  # equal on every rank
@@ -169,11 +190,17 @@ class ForceFieldModule(pl.LightningModule):
     def configure_optimizers(self):
         options = self.training_options
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=options["lr"], weight_decay=options["weight_decay"])
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=options["lr_factor"],
-                                                               patience=options["lr_patience"],
-                                                               min_lr=options["lr_min"])
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss", "interval": "epoch", "strict": False}}
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer,
+            mode="min",
+            factor=options["lr_factor"],
+            patience=options["lr_patience"],
+            min_lr=options["lr_min"],
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss", "interval": "epoch", "strict": False},
+        }
 
     def export(self) -> Potential:
         """A stand-alone potential (``equitools.models`` format) with the inference weights and
@@ -185,8 +212,9 @@ class ForceFieldModule(pl.LightningModule):
         state = {k: v for k, v in source.state_dict().items() if k != "atomic_energies"}
         bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
         if bad:
-            raise TrainingDivergedError(f"{len(bad)} weight tensor(s) are not finite ({', '.join(bad[:3])}); "
-                                        "the model is not exported")
+            raise TrainingDivergedError(
+                f"{len(bad)} weight tensor(s) are not finite ({', '.join(bad[:3])}); the model is not exported"
+            )
         state["atomic_energies"] = potential.atomic_energies
         potential.load_state_dict(state)
         return potential.eval()

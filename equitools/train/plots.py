@@ -17,8 +17,11 @@ def read_epoch_metrics(path: str | Path) -> dict[str, np.ndarray]:
     ``epoch`` is the CSV's own, Lightning's 0-based index (the plots and ``metrics.json`` count
     from 1: add 1)."""
     path = Path(path)
-    files = sorted(path.glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1])) \
-        if path.is_dir() else [path]
+    files = (
+        sorted(path.glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
+        if path.is_dir()
+        else [path]
+    )
     if not files or not files[0].is_file():
         raise FileNotFoundError(f"no metrics log at {path}")
     rows = []
@@ -50,9 +53,11 @@ def learning_curves_figure(metrics_csv: str | Path, unit: str = "eV", title: str
 
     plt = pyplot()
     columns = read_epoch_metrics(metrics_csv)
-    panels = [("val_energy_mae", f"validation energy MAE (m{unit})"),
-              ("val_forces_mae", f"validation force MAE (m{unit}/Å)"),
-              ("train_loss_epoch", "training loss")]
+    panels = [
+        ("val_energy_mae", f"validation energy MAE (m{unit})"),
+        ("val_forces_mae", f"validation force MAE (m{unit}/Å)"),
+        ("train_loss_epoch", "training loss"),
+    ]
     panels = [p for p in panels if p[0] in columns]
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
     for ax, (key, label) in zip(axes[0], panels):
@@ -69,14 +74,20 @@ def learning_curves_figure(metrics_csv: str | Path, unit: str = "eV", title: str
     return fig
 
 
-def plot_learning_curves(metrics_csv: str | Path, output: str | Path, unit: str = "eV",
-                         title: str = "learning curves") -> Path:
+def plot_learning_curves(
+    metrics_csv: str | Path, output: str | Path, unit: str = "eV", title: str = "learning curves"
+) -> Path:
     """:func:`learning_curves_figure` saved as PNG at ``output``; returns its path."""
     return save_figure(learning_curves_figure(metrics_csv, unit, title), output)
 
 
-def plot_parity(reference: dict[str, np.ndarray], predicted: dict[str, np.ndarray], output: str | Path,
-                unit: str = "eV", title: str | None = None) -> Path:
+def plot_parity(
+    reference: dict[str, np.ndarray],
+    predicted: dict[str, np.ndarray],
+    output: str | Path,
+    unit: str = "eV",
+    title: str | None = None,
+) -> Path:
     """Predicted vs reference energies (both shifted by the mean reference energy) and force
     components, saved as PNG."""
     plt = pyplot()

@@ -26,8 +26,12 @@ def main() -> None:
     for name in TINY:
         model = tiny(name)
         out = model(batch)
-        entries[name] = {"config": dict(model.config), "state_dict": model.state_dict(),
-                         "energy": out["energy"].detach(), "forces": out["forces"].detach()}
+        entries[name] = {
+            "config": dict(model.config),
+            "state_dict": model.state_dict(),
+            "energy": out["energy"].detach(),
+            "forces": out["forces"].detach(),
+        }
     payload = {"z": batch.z, "pos": batch.pos, "batch": batch.batch, "models": entries}
     torch.save(payload, HERE / "models.pt")
 
