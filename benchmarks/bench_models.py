@@ -95,6 +95,7 @@ DEFAULT_MODELS = [
     if name not in ("equitools-escn-published", "equitools-escn-64") and not name.startswith("fairchem")
 ]
 SIZES = {
+    "equitools-tensornet": {"cutoff": 5.0},  # torchmd-net's cutoff here (the rMD17 recipe's default is 4.5 Å)
     "equitools-freecg": {"hidden_channels": 128, "num_groups": 16, "num_layers": 4},
     "equitools-escn": {
         "sphere_channels": 32,
