@@ -46,6 +46,15 @@ ESCN_MOLECULES = {
     "num_rbf": 250,
     "cutoff": 5.0,
 }
+# FreeCG's published size (Shao et al.), the same for rMD17 and QM9
+FREECG_PUBLISHED = {
+    "hidden_channels": 256,
+    "num_layers": 9,
+    "num_heads": 8,
+    "num_groups": 32,
+    "num_rbf": 32,
+    "cutoff": 5.0,
+}
 ESCN_NOTE = (
     "eSCN has no published molecular recipe (Passaro & Zitnick 2023 give OC20 settings only). Our "
     "molecule-sized choice: lmax 4 with mmax 2 keeps the SO(2) reduction and degrees beyond 2; 64 "
@@ -73,24 +82,7 @@ MODELS = {
         },
     },
     "escn": {"rmd17": ESCN_MOLECULES, "qm9": ESCN_MOLECULES},
-    "freecg": {
-        "rmd17": {
-            "hidden_channels": 256,
-            "num_layers": 9,
-            "num_heads": 8,
-            "num_groups": 32,
-            "num_rbf": 32,
-            "cutoff": 5.0,
-        },
-        "qm9": {
-            "hidden_channels": 256,
-            "num_layers": 9,
-            "num_heads": 8,
-            "num_groups": 32,
-            "num_rbf": 32,
-            "cutoff": 5.0,
-        },
-    },
+    "freecg": {"rmd17": FREECG_PUBLISHED, "qm9": FREECG_PUBLISHED},
 }
 NOTES = {"escn": ESCN_NOTE}  # written as a comment at the top of each of the model's configs
 

@@ -48,7 +48,7 @@ CPU_MODELS = {
         "num_layers": 2,
         "lmax": 4,
         "mmax": 2,
-        "num_basis": 32,
+        "num_rbf": 32,
         "cutoff": 5.0,
     },
     "freecg": {"hidden_channels": 64, "num_layers": 3, "num_heads": 4, "num_groups": 8, "num_rbf": 16, "cutoff": 5.0},

@@ -92,6 +92,12 @@ RETIRED_KEYS: dict[str, dict[str, tuple[Any, str]]] = {
 """Keys removed because they had one valid value (model → key → (value, why)): still accepted at
 that value, which is dropped; any other value is an error."""
 
+SHARED_DOCS = {
+    "cutoff": ("", "Å", "neighbour cutoff (cosine cutoff function)"),
+    "activation": ("silu, tanh, gelu, ssp or relu", "", "the activation function"),
+}
+"""Keys that mean the same in every architecture."""
+
 DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
     "common": {
         "model": (
@@ -133,8 +139,7 @@ DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
         "num_layers": ("", "", "interaction layers"),
         "num_rbf": ("", "", "radial basis functions (at least 2 with gaussian)"),
         "rbf_type": ("expnorm, bessel or gaussian", "", "the radial basis (expnorm: exponential-normal)"),
-        "cutoff": ("", "Å", "neighbour cutoff (cosine cutoff function)"),
-        "activation": ("silu, tanh, gelu, ssp or relu", "", "the activation function"),
+        **SHARED_DOCS,
         "equivariance_group": ("O(3) or SO(3)", "", "O(3): invariant under reflections too; SO(3): rotations only"),
     },
     "escn": {
@@ -145,8 +150,7 @@ DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
         "lmax": ("", "", "the largest degree L of the node features"),
         "mmax": ("", "", "the largest order m kept in the edge frame (<= lmax)"),
         "num_rbf": ("", "", "Gaussian distance functions on [0, cutoff] (at least 2; formerly num_basis, still read)"),
-        "cutoff": ("", "Å", "neighbour cutoff (cosine cutoff function)"),
-        "activation": ("silu, tanh, gelu, ssp or relu", "", "the activation function"),
+        **SHARED_DOCS,
     },
     "freecg": {
         "hidden_channels": (
@@ -161,8 +165,7 @@ DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
         "num_heads": ("", "", "attention heads (divides hidden_channels)"),
         "num_groups": ("", "", "channel groups of the group CG transform (divides hidden_channels)"),
         "num_rbf": ("", "", "exponential-normal radial basis functions"),
-        "cutoff": ("", "Å", "neighbour cutoff (cosine cutoff function)"),
-        "activation": ("silu, tanh, gelu, ssp or relu", "", "the activation function"),
+        **SHARED_DOCS,
         "cg_paths": (
             "sparse or full",
             "",
