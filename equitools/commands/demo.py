@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from .output import add_output_option
 from .progress import add_progress_option, show_progress
 
 QUICK = {"hidden_channels": 8, "num_rbf": 8, "n_train": 40, "n_val": 10, "n_test": 20, "max_epochs": 2, "md_steps": 20}
@@ -28,13 +29,7 @@ FULL = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-o",
-        "--output",
-        default="equitools-demo",
-        metavar="DIR",
-        help="output folder, must not hold a run yet (default equitools-demo)",
-    )
+    add_output_option(parser, "equitools-demo", "output folder, must not hold a run yet")
     parser.add_argument(
         "--minutes", type=float, default=3.0, metavar="MIN", help="training time budget, minutes (default 3 min)"
     )

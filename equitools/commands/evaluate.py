@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..ranges import COUNT, argument
 from .data import add_read_options, read_data
+from .output import add_output_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,13 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size", type=argument(COUNT), default=64, metavar="N", help="frames per batch (default 64)"
     )
-    parser.add_argument(
-        "-o",
-        "--output",
-        default="evaluation",
-        metavar="DIR",
-        help="folder for parity.png and metrics.json (default evaluation)",
-    )
+    add_output_option(parser, "evaluation", "folder for parity.png and metrics.json")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,37 @@ from pathlib import Path
 
 from ..calculators.md_arguments import ARGUMENTS, INTEGRATORS, MAX_FORCE_EV_PER_A
 from ..ranges import argument
+from .output import add_output_option
+
+NUMERIC_OPTIONS = (
+    ("--steps", "steps", 1000, "N", "MD steps (default 1000)"),
+    ("--timestep", "timestep_fs", 0.5, "FS", "time step, fs (default 0.5 fs)"),
+    (
+        "--temperature",
+        "temperature_K",
+        300.0,
+        "K",
+        "initial (verlet) or bath (langevin) temperature, K (default 300 K)",
+    ),
+    ("--friction", "friction_per_fs", 0.01, "PER_FS", "Langevin friction, 1/fs (default 0.01 1/fs)"),
+    ("--interval", "interval", 10, "N", "steps between logged/written frames, at most --steps (default 10)"),
+    ("--seed", "seed", 0, "N", "seed of the initial velocities and the Langevin noise (default 0)"),
+    (
+        "--max-force",
+        "max_force_eV_per_A",
+        MAX_FORCE_EV_PER_A,
+        "EV_PER_A",
+        f"blow-up check: stop when a force exceeds this, eV/Å (default {MAX_FORCE_EV_PER_A:g} eV/Å)",
+    ),
+    (
+        "--max-temperature",
+        "max_temperature_K",
+        None,
+        "K",
+        "blow-up check: stop above this temperature, K (default max(10 T, T + 1000 K) for --temperature T)",
+    ),
+)
+"""The numeric options: (flag, key of ``ARGUMENTS`` giving the range, default, metavar, help)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,65 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="verlet",
         help="verlet (NVE, reports energy drift) or langevin (NVT) (default verlet)",
     )
-    parser.add_argument(
-        "--steps", type=argument(ARGUMENTS["steps"]), default=1000, metavar="N", help="MD steps (default 1000)"
-    )
-    parser.add_argument(
-        "--timestep",
-        type=argument(ARGUMENTS["timestep_fs"]),
-        default=0.5,
-        metavar="FS",
-        help="time step, fs (default 0.5 fs)",
-    )
-    parser.add_argument(
-        "--temperature",
-        type=argument(ARGUMENTS["temperature_K"]),
-        default=300.0,
-        metavar="K",
-        help="initial (verlet) or bath (langevin) temperature, K (default 300 K)",
-    )
-    parser.add_argument(
-        "--friction",
-        type=argument(ARGUMENTS["friction_per_fs"]),
-        default=0.01,
-        metavar="PER_FS",
-        help="Langevin friction, 1/fs (default 0.01 1/fs)",
-    )
-    parser.add_argument(
-        "--interval",
-        type=argument(ARGUMENTS["interval"]),
-        default=10,
-        metavar="N",
-        help="steps between logged/written frames, at most --steps (default 10)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=argument(ARGUMENTS["seed"]),
-        default=0,
-        metavar="N",
-        help="seed of the initial velocities and the Langevin noise (default 0)",
-    )
-    parser.add_argument(
-        "--max-force",
-        type=argument(ARGUMENTS["max_force_eV_per_A"]),
-        default=MAX_FORCE_EV_PER_A,
-        metavar="EV_PER_A",
-        help=f"blow-up check: stop when a force exceeds this, eV/Å (default {MAX_FORCE_EV_PER_A:g} eV/Å)",
-    )
-    parser.add_argument(
-        "--max-temperature",
-        type=argument(ARGUMENTS["max_temperature_K"]),
-        default=None,
-        metavar="K",
-        help="blow-up check: stop above this temperature, K (default max(10 T, T + 1000 K) for --temperature T)",
-    )
-    parser.add_argument(
-        "-o",
-        "--output",
-        default="md",
-        metavar="DIR",
-        help="folder for md.traj, md_report.json, md_energy.png (default md)",
-    )
+    for flag, key, default, metavar, text in NUMERIC_OPTIONS:
+        parser.add_argument(flag, type=argument(ARGUMENTS[key]), default=default, metavar=metavar, help=text)
+    add_output_option(parser, "md", "folder for md.traj, md_report.json, md_energy.png")
 
 
 def run(args: argparse.Namespace) -> int:
