@@ -168,6 +168,24 @@ def test_spherical_harmonics_match_e3nn_and_rotate_with_D(l, normalization):
     assert_close(spherical_harmonics(l, v @ R.T, normalization=normalization), y @ wigner_D(l, R).T, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("degrees", [range(5), [0, 2, 3], [4, 1]])
+def test_spherical_harmonics_of_several_degrees_match_e3nn_and_one_by_one(degrees):
+    v = torch.tensor(np.random.default_rng(1).standard_normal((7, 3)), requires_grad=True)
+    y = spherical_harmonics(degrees, v, normalization="component")
+    one_by_one = torch.cat([spherical_harmonics(l, v, normalization="component") for l in degrees], dim=-1)
+    assert torch.equal(y, one_by_one)
+    assert_close(
+        y.detach().numpy(),
+        o3.spherical_harmonics(list(degrees), v, True, normalization="component").detach().numpy(),
+        rtol=0,
+        atol=1e-13,
+    )
+    y.sum().backward()
+    assert torch.isfinite(v.grad).all()
+    with pytest.raises(ValueError, match="at least one degree"):
+        spherical_harmonics([], v)
+
+
 def test_spherical_harmonics_integral_normalization_by_quadrature():
     x, w = np.polynomial.legendre.leggauss(12)
     phi = np.linspace(0, 2 * np.pi, 24, endpoint=False)

@@ -54,6 +54,15 @@ def einsum(equation: str, *operands):
     return np.einsum(equation, *operands, optimize=True)
 
 
+def concatenate(arrays: list):
+    """Concatenate numpy arrays or torch tensors along the last axis."""
+    if is_torch(arrays[0]):
+        import torch
+
+        return torch.cat(arrays, dim=-1)
+    return np.concatenate(arrays, axis=-1)
+
+
 def sign_det(R):
     """Sign of the determinant of ``R (..., 3, 3)``: ``(...)``, the kind of R (float)."""
     if is_torch(R):

@@ -11,7 +11,7 @@ from functools import cache
 
 import numpy as np
 
-from ._backend import einsum, is_torch, table
+from ._backend import concatenate, einsum, is_torch, table
 from .basis import check_degree
 from .clebsch_gordan import clebsch_gordan
 
@@ -34,10 +34,12 @@ def _scale(l: int, normalization: str) -> np.ndarray:
     return out
 
 
-def spherical_harmonics(l: int, vectors, normalize: bool = True, normalization: str = "integral"):
-    """Real spherical harmonics of degree ``l``.
+def spherical_harmonics(l, vectors, normalize: bool = True, normalization: str = "integral"):
+    """Real spherical harmonics of degree ``l``, or of several degrees concatenated.
 
-    vectors: ``(..., 3)`` Cartesian (numpy or torch). Returns ``(..., 2l+1)`` of the same kind.
+    l: a degree, or a sequence of degrees (e.g. ``range(lmax + 1)``: the ``(..., (lmax+1)^2)``
+    stack of the library's feature layout), all made in one pass of the recursion.
+    vectors: ``(..., 3)`` Cartesian (numpy or torch). Returns ``(..., Σ (2l+1))`` of the same kind.
     With ``normalize`` the vectors are first scaled to unit length (zero vectors give zeros for
     l > 0); otherwise the result is the homogeneous polynomial of degree l.
     ``normalization``: "integral" (∫ Y_lm^2 dΩ = 1), "component" (Σ_m Y_lm^2 = 2l+1 on the
@@ -47,8 +49,12 @@ def spherical_harmonics(l: int, vectors, normalize: bool = True, normalization: 
     (10, 5)
     >>> spherical_harmonics(1, np.array([0.0, 0.0, 2.0]), normalization="norm").round(12).tolist()  # (x, y, z)
     [0.0, 0.0, 1.0]
+    >>> spherical_harmonics(range(3), np.ones((4, 3))).shape  # degrees 0, 1, 2: (..., 9)
+    (4, 9)
     """
-    l = check_degree(l)
+    degrees = [check_degree(d) for d in l] if not isinstance(l, (int, np.integer)) else [check_degree(l)]
+    if not degrees:
+        raise ValueError("spherical_harmonics needs at least one degree, got none")
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
     if vectors.shape[-1] != 3:
@@ -60,7 +66,13 @@ def spherical_harmonics(l: int, vectors, normalize: bool = True, normalization: 
         else:
             norm = np.linalg.norm(vectors, axis=-1, keepdims=True)
             vectors = vectors / np.where(norm > 0, norm, 1.0)
-    y = vectors[..., :1] * 0 + 1
-    for k in range(l):
-        y = einsum("...a,...b,abk->...k", y, vectors, table(clebsch_gordan, k, 1, k + 1, reference=vectors))
-    return y * table(_scale, l, normalization, reference=vectors)
+    y, by_degree = vectors[..., :1] * 0 + 1, {}
+    for k in range(max(degrees) + 1):
+        if k in degrees:
+            by_degree[k] = y * table(_scale, k, normalization, reference=vectors)
+        if k < max(degrees):
+            y = einsum("...a,...b,abk->...k", y, vectors, table(clebsch_gordan, k, 1, k + 1, reference=vectors))
+    parts = [by_degree[d] for d in degrees]
+    if len(parts) == 1:
+        return parts[0]
+    return concatenate(parts)
