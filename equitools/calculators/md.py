@@ -59,12 +59,14 @@ class MDReport:
 
     @property
     def drift_meV_per_atom_ps(self) -> float | None:
+        """Slope of a linear fit of the total energy per atom, meV/atom/ps (None below 2 frames)."""
         if len(self.time_ps) < 2:
             return None
         return float(1000 * np.polyfit(self.time_ps, self.total / self.n_atoms, 1)[0])
 
     @property
     def max_deviation_meV_per_atom(self) -> float:
+        """Largest |E_total(t) - E_total(0)| per atom, meV/atom."""
         return float(1000 * np.max(np.abs(self.total - self.total[0])) / self.n_atoms)
 
     def summary(self) -> dict:

@@ -48,8 +48,9 @@ def content_digest(path: Path) -> str:
     directory, without decompressing), else a BLAKE2b digest of the bytes read in 1 MiB chunks."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return "zip:" + ";".join(f"{i.filename}:{i.CRC:08x}:{i.file_size}:{i.compress_size}"
-                                     for i in archive.infolist())
+            return "zip:" + ";".join(
+                f"{i.filename}:{i.CRC:08x}:{i.file_size}:{i.compress_size}" for i in archive.infolist()
+            )
     except zipfile.BadZipFile:
         pass  # not a zip archive: hash the bytes
     h = hashlib.blake2b()
@@ -67,8 +68,14 @@ def cache_path(kind: str, sources: list[Path], options: dict, cache_dir: str | P
     return Path(cache_dir or default_cache_dir()) / f"{kind}-{stem}-{digest}.pt"
 
 
-def load_or_build(kind: str, sources: list[Path], options: dict, build: Callable[[], tuple[Frames, dict]],
-                  cache_dir: str | Path | None = None, use_cache: bool = True) -> tuple[Frames, dict]:
+def load_or_build(
+    kind: str,
+    sources: list[Path],
+    options: dict,
+    build: Callable[[], tuple[Frames, dict]],
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+) -> tuple[Frames, dict]:
     """The processed frames and metadata of ``sources``: from the cache when it is current,
     else from ``build()`` (then stored). A stale, foreign or unreadable cache file is rebuilt."""
     if not use_cache:

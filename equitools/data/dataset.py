@@ -25,8 +25,14 @@ class AtomsDataset(torch.utils.data.Dataset):
     Works with ``torch_geometric.loader.DataLoader``.
     """
 
-    def __init__(self, frames: Frames, metadata: dict, *, transform: Callable[[Data], Data] | None = None,
-                 dtype: torch.dtype | None = None):
+    def __init__(
+        self,
+        frames: Frames,
+        metadata: dict,
+        *,
+        transform: Callable[[Data], Data] | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         dtype = dtype or torch.float32
         self.frames = frames
         self.metadata = metadata
@@ -66,14 +72,14 @@ class AtomsDataset(torch.utils.data.Dataset):
         # cannot change the stored frames; the rest are views
         fields = {"z": self.frames.z[a:b], "pos": self._pos[a:b].clone()}
         if self.frames.energy is not None:
-            fields["energy"] = self.frames.energy[k:k + 1].clone()
+            fields["energy"] = self.frames.energy[k : k + 1].clone()
         if self._forces is not None:
             fields["forces"] = self._forces[a:b].clone()
-        fields.update((key, value[k:k + 1]) for key, value in self._graph.items())
+        fields.update((key, value[k : k + 1]) for key, value in self._graph.items())
         data = Data(**fields)
         return data if self.transform is None else self.transform(data)
 
-    def subset(self, indices) -> "AtomsDataset":
+    def subset(self, indices) -> AtomsDataset:
         """A view on the frames at ``indices`` (positions in this view; any order, may repeat)."""
         idx = torch.as_tensor(np.asarray(indices))
         if idx.dtype == torch.bool:

@@ -30,26 +30,46 @@ class ExtXYZ(AtomsDataset):
     :class:`~equitools.data.graphs.RadiusGraph` on periodic systems.
     """
 
-    def __init__(self, path: str | Path, *, energy_key: str | None = "energy", forces_key: str | None = "forces",
-                 energy_unit: str = "eV", format: str | None = None, transform=None,
-                 dtype: torch.dtype | None = None, cache_dir=None, use_cache: bool = True,
-                 min_distance: float = MIN_DISTANCE):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        energy_key: str | None = "energy",
+        forces_key: str | None = "forces",
+        energy_unit: str = "eV",
+        format: str | None = None,
+        transform=None,
+        dtype: torch.dtype | None = None,
+        cache_dir=None,
+        use_cache: bool = True,
+        min_distance: float = MIN_DISTANCE,
+    ):
         path = Path(path)
         factor = energy_factor(energy_unit)
         if format is None and path.suffix in (".xyz", ".extxyz"):
             format = "extxyz"
-        options = {"energy_key": energy_key, "forces_key": forces_key, "energy_unit": energy_unit, "format": format,
-                   "min_distance": min_distance}
+        options = {
+            "energy_key": energy_key,
+            "forces_key": forces_key,
+            "energy_unit": energy_unit,
+            "format": format,
+            "min_distance": min_distance,
+        }
 
         def build():
-            frames = [_frame(path, k, atoms, energy_key, forces_key, factor, min_distance)
-                      for k, atoms in enumerate(_read(path, format))]
+            frames = [
+                _frame(path, k, atoms, energy_key, forces_key, factor, min_distance)
+                for k, atoms in enumerate(_read(path, format))
+            ]
             if not frames:
                 raise DataFormatError(path, "no frames")
-            metadata = {"source": str(path.resolve()), "format": f"ase:{format or 'auto'}",
-                        "units": {"pos": "Å", "energy": "eV", "forces": "eV/Å", "cell": "Å"},
-                        "converted_from": {"energy": energy_unit, "forces": f"{energy_unit}/Å"},
-                        "keys": {"energy": energy_key, "forces": forces_key}}
+            metadata = {
+                "source": str(path.resolve()),
+                "format": f"ase:{format or 'auto'}",
+                "units": {"pos": "Å", "energy": "eV", "forces": "eV/Å", "cell": "Å"},
+                "converted_from": {"energy": energy_unit, "forces": f"{energy_unit}/Å"},
+                "keys": {"energy": energy_key, "forces": forces_key},
+            }
             return Frames.concatenate(frames), metadata
 
         if not path.is_file():
@@ -96,10 +116,21 @@ def _frame(path: Path, k: int, atoms: Atoms, energy_key, forces_key, factor: flo
         energy = energy.reshape(1) if energy.size == 1 else energy[None]
     forces = labels.get("forces")
     cell, pbc = np.asarray(atoms.cell.array, dtype=np.float64), np.asarray(atoms.pbc, dtype=bool)
-    z = check_frames(path, atoms.numbers, atoms.positions[None], energy, None if forces is None else forces[None],
-                     extra={"cell": cell[None]}, keys={"z": "species", "pos": "pos", "energy": energy_key, "forces": forces_key},
-                     first=k, min_distance=min_distance)
-    return Frames.from_fixed(z, atoms.positions[None],
-                             None if energy is None else energy.astype(np.float64) * factor,
-                             None if forces is None else forces[None].astype(np.float64) * factor,
-                             graph={"cell": cell[None], "pbc": pbc[None]})
+    z = check_frames(
+        path,
+        atoms.numbers,
+        atoms.positions[None],
+        energy,
+        None if forces is None else forces[None],
+        extra={"cell": cell[None]},
+        keys={"z": "species", "pos": "pos", "energy": energy_key, "forces": forces_key},
+        first=k,
+        min_distance=min_distance,
+    )
+    return Frames.from_fixed(
+        z,
+        atoms.positions[None],
+        None if energy is None else energy.astype(np.float64) * factor,
+        None if forces is None else forces[None].astype(np.float64) * factor,
+        graph={"cell": cell[None], "pbc": pbc[None]},
+    )

@@ -28,8 +28,14 @@ class Frames:
         return self.ptr.numel() - 1
 
     @classmethod
-    def from_fixed(cls, z: np.ndarray, pos: np.ndarray, energy: np.ndarray | None = None,
-                   forces: np.ndarray | None = None, graph: dict[str, np.ndarray] | None = None) -> "Frames":
+    def from_fixed(
+        cls,
+        z: np.ndarray,
+        pos: np.ndarray,
+        energy: np.ndarray | None = None,
+        forces: np.ndarray | None = None,
+        graph: dict[str, np.ndarray] | None = None,
+    ) -> Frames:
         """Frames of one composition: z ``(A,)``, pos/forces ``(N, A, 3)``, energy ``(N,)``."""
         n, a = pos.shape[:2]
         return cls(
@@ -38,12 +44,14 @@ class Frames:
             ptr=torch.arange(n + 1, dtype=torch.long) * a,
             energy=None if energy is None else _float(energy),
             forces=None if forces is None else _float(forces).reshape(n * a, 3),
-            graph={k: _float(v) if np.asarray(v).dtype.kind == "f" else torch.as_tensor(np.asarray(v))
-                   for k, v in (graph or {}).items()},
+            graph={
+                k: _float(v) if np.asarray(v).dtype.kind == "f" else torch.as_tensor(np.asarray(v))
+                for k, v in (graph or {}).items()
+            },
         )
 
     @classmethod
-    def concatenate(cls, parts: list["Frames"]) -> "Frames":
+    def concatenate(cls, parts: list[Frames]) -> Frames:
         """Frames of all ``parts`` in order (they must carry the same fields)."""
         if not parts:
             raise ValueError("no frames to concatenate")
@@ -54,18 +62,28 @@ class Frames:
             return None if values[0] is None else torch.cat(values)
 
         return cls(
-            z=cat(lambda p: p.z), pos=cat(lambda p: p.pos), ptr=torch.cumsum(sizes, 0),
-            energy=cat(lambda p: p.energy), forces=cat(lambda p: p.forces),
+            z=cat(lambda p: p.z),
+            pos=cat(lambda p: p.pos),
+            ptr=torch.cumsum(sizes, 0),
+            energy=cat(lambda p: p.energy),
+            forces=cat(lambda p: p.forces),
             graph={k: cat(lambda p, k=k: p.graph[k]) for k in parts[0].graph},
         )
 
     def to_dict(self) -> dict:
         """Plain tensors, for ``torch.save`` (loads with ``weights_only=True``)."""
-        return {"z": self.z, "pos": self.pos, "ptr": self.ptr, "energy": self.energy,
-                "forces": self.forces, "graph": dict(self.graph)}
+        return {
+            "z": self.z,
+            "pos": self.pos,
+            "ptr": self.ptr,
+            "energy": self.energy,
+            "forces": self.forces,
+            "graph": dict(self.graph),
+        }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Frames":
+    def from_dict(cls, d: dict) -> Frames:
+        """The inverse of :meth:`to_dict`."""
         return cls(**d)
 
 

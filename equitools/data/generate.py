@@ -22,8 +22,17 @@ from ..atomic import atomic_write
 from ..extras import require
 from .units import KCAL_PER_MOL
 
-ALIASES = {"ethanol": "CH3CH2OH", "methanol": "CH3OH", "methane": "CH4", "water": "H2O", "ammonia": "NH3",
-           "benzene": "C6H6", "acetone": "CH3COCH3", "formaldehyde": "H2CO", "acetic acid": "CH3COOH"}
+ALIASES = {
+    "ethanol": "CH3CH2OH",
+    "methanol": "CH3OH",
+    "methane": "CH4",
+    "water": "H2O",
+    "ammonia": "NH3",
+    "benzene": "C6H6",
+    "acetone": "CH3COCH3",
+    "formaldehyde": "H2CO",
+    "acetic acid": "CH3COOH",
+}
 """Common names accepted besides ``ase.build.molecule``'s own (G2 formulas such as ``CH3CH2OH``)."""
 
 
@@ -35,14 +44,28 @@ def load_structure(spec: str | Path) -> Atoms:
     try:
         return ase.build.molecule(name)
     except KeyError:
-        raise ValueError(f"{spec!r} is neither a file nor a molecule name of ase.build.molecule "
-                         f"(e.g. CH3CH2OH, C6H6) or an alias ({', '.join(ALIASES)})") from None
+        raise ValueError(
+            f"{spec!r} is neither a file nor a molecule name of ase.build.molecule "
+            f"(e.g. CH3CH2OH, C6H6) or an alias ({', '.join(ALIASES)})"
+        ) from None
 
 
-def generate(atoms: Atoms, out: str | Path, *, n_frames: int = 1000, temperature_K: float = 500.0,
-             timestep_fs: float = 0.5, friction_per_fs: float = 0.01, interval: int = 10,
-             equilibration_steps: int = 2000, seed: int = 0, method: str = "GFN2-xTB",
-             accuracy: float = 0.01, name: str | None = None, progress: bool = True) -> Path:
+def generate(
+    atoms: Atoms,
+    out: str | Path,
+    *,
+    n_frames: int = 1000,
+    temperature_K: float = 500.0,
+    timestep_fs: float = 0.5,
+    friction_per_fs: float = 0.01,
+    interval: int = 10,
+    equilibration_steps: int = 2000,
+    seed: int = 0,
+    method: str = "GFN2-xTB",
+    accuracy: float = 0.01,
+    name: str | None = None,
+    progress: bool = True,
+) -> Path:
     """Run Langevin MD on ``atoms`` with ``method`` (tblite) and write ``n_frames`` frames to ``out``.
 
     Velocities start Maxwell–Boltzmann at ``temperature_K`` (seeded); after
@@ -53,8 +76,13 @@ def generate(atoms: Atoms, out: str | Path, *, n_frames: int = 1000, temperature
     also holds the run's settings as scalar entries (``theory``, ``temperature_K``, ...).
     tblite runs on one OpenMP thread (see :func:`one_openmp_thread`).
     """
-    for label, value in (("n_frames", n_frames), ("interval", interval), ("temperature_K", temperature_K),
-                         ("timestep_fs", timestep_fs), ("friction_per_fs", friction_per_fs)):
+    for label, value in (
+        ("n_frames", n_frames),
+        ("interval", interval),
+        ("temperature_K", temperature_K),
+        ("timestep_fs", timestep_fs),
+        ("friction_per_fs", friction_per_fs),
+    ):
         if not value > 0:
             raise ValueError(f"{label} must be positive, got {value}")
     if equilibration_steps < 0:
@@ -69,8 +97,14 @@ def generate(atoms: Atoms, out: str | Path, *, n_frames: int = 1000, temperature
     atoms.set_momenta(rng.standard_normal((len(atoms), 3)) * sigma[:, None])
     Stationary(atoms)
     ZeroRotation(atoms)
-    dynamics = Langevin(atoms, timestep=timestep_fs * units.fs, temperature_K=temperature_K,
-                        friction=friction_per_fs / units.fs, fixcm=False, rng=rng)
+    dynamics = Langevin(
+        atoms,
+        timestep=timestep_fs * units.fs,
+        temperature_K=temperature_K,
+        friction=friction_per_fs / units.fs,
+        fixcm=False,
+        rng=rng,
+    )
 
     coords = np.empty((n_frames, len(atoms), 3))
     energies, forces = np.empty(n_frames), np.empty((n_frames, len(atoms), 3))
@@ -90,13 +124,18 @@ def generate(atoms: Atoms, out: str | Path, *, n_frames: int = 1000, temperature
         raise RuntimeError("MD produced non-finite energies, forces or positions; nothing written")
 
     arrays = {
-        "nuclear_charges": atoms.numbers.astype(np.uint8), "coords": coords,
-        "energies": energies, "forces": forces,
+        "nuclear_charges": atoms.numbers.astype(np.uint8),
+        "coords": coords,
+        "energies": energies,
+        "forces": forces,
         "theory": np.array(f"{method} (tblite {version('tblite')}, accuracy {accuracy:g})"),
         "name": np.array(name or atoms.get_chemical_formula()),
-        "temperature_K": np.array(float(temperature_K)), "timestep_fs": np.array(float(timestep_fs)),
-        "friction_per_fs": np.array(float(friction_per_fs)), "interval": np.array(int(interval)),
-        "equilibration_steps": np.array(int(equilibration_steps)), "seed": np.array(int(seed)),
+        "temperature_K": np.array(float(temperature_K)),
+        "timestep_fs": np.array(float(timestep_fs)),
+        "friction_per_fs": np.array(float(friction_per_fs)),
+        "interval": np.array(int(interval)),
+        "equilibration_steps": np.array(int(equilibration_steps)),
+        "seed": np.array(int(seed)),
     }
     return atomic_write(out, lambda f: np.savez_compressed(f, **arrays))
 

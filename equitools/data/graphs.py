@@ -16,8 +16,9 @@ from equitools.extras import require
 from equitools.nn.graph import radius_graph
 
 
-def periodic_neighbour_list(pos: torch.Tensor, cell: torch.Tensor, pbc: torch.Tensor, cutoff: float,
-                          loop: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def periodic_neighbour_list(
+    pos: torch.Tensor, cell: torch.Tensor, pbc: torch.Tensor, cutoff: float, loop: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """All (source, target, image) pairs of one structure closer than ``cutoff`` (Å), by ``vesin``'s
     cell lists (linear in the number of atoms: for preprocessing large structures; the models'
     own graph is :func:`equitools.nn.graph.periodic_radius_graph`, differentiable in the cell).
@@ -96,7 +97,9 @@ def edge_vectors(data: Data) -> torch.Tensor:
     vectors = data.pos[source] - data.pos[target]
     if "cell_shift" in data:
         cells = data.cell.reshape(-1, 3, 3)
-        batch = data.batch if "batch" in data else torch.zeros(data.pos.shape[0], dtype=torch.long, device=data.pos.device)
+        batch = (
+            data.batch if "batch" in data else torch.zeros(data.pos.shape[0], dtype=torch.long, device=data.pos.device)
+        )
         shift = data.cell_shift.to(vectors.dtype)
         vectors = vectors + torch.einsum("ek,ekd->ed", shift, cells.to(vectors.dtype)[batch[target]])
     return vectors

@@ -20,26 +20,53 @@ class MD17(AtomsDataset):
     """All frames of ``root/md17_<molecule>.npz`` (or ``<molecule>_dft.npz``, as some files of
     the sGDML site are named) as ``Data``. Other arguments as :class:`RMD17`."""
 
-    def __init__(self, root: str | Path, molecule: str, *, transform=None, dtype: torch.dtype | None = None,
-                 cache_dir=None, use_cache: bool = True, min_distance: float = MIN_DISTANCE):
+    def __init__(
+        self,
+        root: str | Path,
+        molecule: str,
+        *,
+        transform=None,
+        dtype: torch.dtype | None = None,
+        cache_dir=None,
+        use_cache: bool = True,
+        min_distance: float = MIN_DISTANCE,
+    ):
         root = Path(root)
-        candidates = [root / f"md17_{molecule}.npz", root / f"{molecule}_dft.npz", *sorted(root.glob(f"md17_{molecule}*.npz"))]
+        candidates = [
+            root / f"md17_{molecule}.npz",
+            root / f"{molecule}_dft.npz",
+            *sorted(root.glob(f"md17_{molecule}*.npz")),
+        ]
         path = next((p for p in candidates if p.is_file()), None)
         if path is None:
-            raise FileNotFoundError(f"no MD17 file for {molecule!r}; looked for: " + ", ".join(map(str, candidates[:2])))
+            raise FileNotFoundError(
+                f"no MD17 file for {molecule!r}; looked for: " + ", ".join(map(str, candidates[:2]))
+            )
         frames, metadata = _load(path, cache_dir, use_cache, min_distance)
         super().__init__(frames, {**metadata, "molecule": molecule}, transform=transform, dtype=dtype)
 
 
-def read_md17(path: str | Path, *, transform=None, dtype: torch.dtype | None = None,
-              cache_dir=None, use_cache: bool = True, min_distance: float = MIN_DISTANCE) -> AtomsDataset:
+def read_md17(
+    path: str | Path,
+    *,
+    transform=None,
+    dtype: torch.dtype | None = None,
+    cache_dir=None,
+    use_cache: bool = True,
+    min_distance: float = MIN_DISTANCE,
+) -> AtomsDataset:
     """All frames of one sGDML/MD17 npz file; arguments as :class:`RMD17`."""
     frames, metadata = _load(Path(path), cache_dir, use_cache, min_distance)
     return AtomsDataset(frames, metadata, transform=transform, dtype=dtype)
 
 
 def _load(path: Path, cache_dir, use_cache: bool, min_distance: float):
-    frames, metadata = load_or_build("md17", [path], {"min_distance": min_distance},
-                                     lambda: read_npz_frames(path, KEYS, ENERGY_UNIT, min_distance=min_distance),
-                                     cache_dir, use_cache)
+    frames, metadata = load_or_build(
+        "md17",
+        [path],
+        {"min_distance": min_distance},
+        lambda: read_npz_frames(path, KEYS, ENERGY_UNIT, min_distance=min_distance),
+        cache_dir,
+        use_cache,
+    )
     return frames, {**metadata, "format": "md17"}

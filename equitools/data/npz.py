@@ -37,8 +37,9 @@ def read_npz_arrays(path: str | Path, keys: Mapping[str, str]) -> tuple[dict[str
         present = set(archive.files)
         for key in keys.values():
             if key not in present:
-                raise DataFormatError(path, f"missing key (the file has: {', '.join(sorted(present)) or 'nothing'})",
-                                      where=f"key {key!r}")
+                raise DataFormatError(
+                    path, f"missing key (the file has: {', '.join(sorted(present)) or 'nothing'})", where=f"key {key!r}"
+                )
         arrays = {}
         for field, key in keys.items():
             try:
@@ -46,10 +47,14 @@ def read_npz_arrays(path: str | Path, keys: Mapping[str, str]) -> tuple[dict[str
             except UnsafeNpzError as exc:
                 raise DataFormatError(path, exc.problem, where=f"key {key!r}") from None
             except READ_ERRORS as exc:
-                raise DataFormatError(path, f"cannot be read (truncated archive or object array?): {exc}",
-                                      where=f"key {key!r}") from exc
-        extras = {key: value for key in sorted(present - set(keys.values()))
-                  if (value := _small_scalar(archive, key)) is not None}
+                raise DataFormatError(
+                    path, f"cannot be read (truncated archive or object array?): {exc}", where=f"key {key!r}"
+                ) from exc
+        extras = {
+            key: value
+            for key in sorted(present - set(keys.values()))
+            if (value := _small_scalar(archive, key)) is not None
+        }
     return arrays, extras
 
 
@@ -64,8 +69,14 @@ def _small_scalar(archive: np.lib.npyio.NpzFile, key: str) -> int | float | str 
         return None
 
 
-def read_npz_frames(path: str | Path, keys: Mapping[str, str], energy_unit: str,
-                    indices: np.ndarray | None = None, *, min_distance: float = MIN_DISTANCE) -> tuple[Frames, dict]:
+def read_npz_frames(
+    path: str | Path,
+    keys: Mapping[str, str],
+    energy_unit: str,
+    indices: np.ndarray | None = None,
+    *,
+    min_distance: float = MIN_DISTANCE,
+) -> tuple[Frames, dict]:
     """Frames of an npz file with fields ``z``, ``pos``, ``energy``, ``forces`` under ``keys``.
 
     Energies ``(N,)`` or ``(N, 1)`` and forces in ``energy_unit`` (per Å) are converted to eV and
@@ -77,8 +88,7 @@ def read_npz_frames(path: str | Path, keys: Mapping[str, str], energy_unit: str,
     energy = arrays["energy"]
     if energy.ndim == 2 and energy.shape[1] == 1:
         energy = energy[:, 0]
-    z = check_frames(path, arrays["z"], arrays["pos"], energy, arrays["forces"], keys=keys,
-                     min_distance=min_distance)
+    z = check_frames(path, arrays["z"], arrays["pos"], energy, arrays["forces"], keys=keys, min_distance=min_distance)
     factor = energy_factor(energy_unit)
     pos, forces = arrays["pos"], arrays["forces"]
     if indices is not None:

@@ -18,14 +18,51 @@ from .qm9_parse import ELEMENTS, PROPERTIES, Molecule, iter_csv, iter_raw_archiv
 from .units import HARTREE
 from .validate import MIN_DISTANCE, check_frames
 
-TARGETS = ("mu", "alpha", "homo", "lumo", "gap", "r2", "zpve", "U0", "U", "H", "G", "Cv",
-           "U0_atom", "U_atom", "H_atom", "G_atom", "A", "B", "C")
+TARGETS = (
+    "mu",
+    "alpha",
+    "homo",
+    "lumo",
+    "gap",
+    "r2",
+    "zpve",
+    "U0",
+    "U",
+    "H",
+    "G",
+    "Cv",
+    "U0_atom",
+    "U_atom",
+    "H_atom",
+    "G_atom",
+    "A",
+    "B",
+    "C",
+)
 """Targets in the order of ``data.y`` (the order of torch_geometric's QM9: 12 standard targets,
 4 atomisation energies, 3 rotational constants)."""
 
-UNITS = {"mu": "D", "alpha": "bohr^3", "homo": "eV", "lumo": "eV", "gap": "eV", "r2": "bohr^2",
-         "zpve": "eV", "U0": "eV", "U": "eV", "H": "eV", "G": "eV", "Cv": "cal/(mol K)",
-         "U0_atom": "eV", "U_atom": "eV", "H_atom": "eV", "G_atom": "eV", "A": "GHz", "B": "GHz", "C": "GHz"}
+UNITS = {
+    "mu": "D",
+    "alpha": "bohr^3",
+    "homo": "eV",
+    "lumo": "eV",
+    "gap": "eV",
+    "r2": "bohr^2",
+    "zpve": "eV",
+    "U0": "eV",
+    "U": "eV",
+    "H": "eV",
+    "G": "eV",
+    "Cv": "cal/(mol K)",
+    "U0_atom": "eV",
+    "U_atom": "eV",
+    "H_atom": "eV",
+    "G_atom": "eV",
+    "A": "GHz",
+    "B": "GHz",
+    "C": "GHz",
+}
 """Units of each target: energies converted from Hartree to eV, the rest as published."""
 
 ATOM_REFERENCES = {
@@ -75,9 +112,17 @@ class QM9(AtomsDataset):
     targets = TARGETS
     units = UNITS
 
-    def __init__(self, root: str | Path | None = None, *, exclude: Iterable[int] | str | Path | None = None,
-                 transform=None, dtype: torch.dtype | None = None, cache_dir=None, use_cache: bool = True,
-                 min_distance: float = MIN_DISTANCE):
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        *,
+        exclude: Iterable[int] | str | Path | None = None,
+        transform=None,
+        dtype: torch.dtype | None = None,
+        cache_dir=None,
+        use_cache: bool = True,
+        min_distance: float = MIN_DISTANCE,
+    ):
         kind, sources = _locate(root)
         excluded = sorted(read_exclusions(exclude) if isinstance(exclude, (str, Path)) else set(exclude or ()))
         extra = [Path(exclude)] if isinstance(exclude, (str, Path)) else []
@@ -121,8 +166,9 @@ def _molecules(kind: str, sources: list[Path]) -> Iterator[Molecule]:
             yield from (iter_csv(path) if kind == "csv" else iter_raw_archive(path))
 
 
-def _build(molecules: Iterable[Molecule], sources: list[Path], excluded: set[int],
-           min_distance: float) -> tuple[Frames, dict]:
+def _build(
+    molecules: Iterable[Molecule], sources: list[Path], excluded: set[int], min_distance: float
+) -> tuple[Frames, dict]:
     parts, seen = [], {}
     for m in molecules:
         if m.index in seen:
@@ -130,10 +176,16 @@ def _build(molecules: Iterable[Molecule], sources: list[Path], excluded: set[int
         seen[m.index] = m.source if m.line is None else f"{m.source} line {m.line}"
         if m.index in excluded:
             continue
-        check_frames(m.source, m.z, m.pos[None], extra={p: m.props[None, k] for k, p in enumerate(PROPERTIES)},
-                     keys={"z": "elements", "pos": "coordinates"},
-                     label="molecule" if m.line is None else f"line {m.line}: molecule", first=m.index,
-                     min_distance=min_distance)
+        check_frames(
+            m.source,
+            m.z,
+            m.pos[None],
+            extra={p: m.props[None, k] for k, p in enumerate(PROPERTIES)},
+            keys={"z": "elements", "pos": "coordinates"},
+            label="molecule" if m.line is None else f"line {m.line}: molecule",
+            first=m.index,
+            min_distance=min_distance,
+        )
         parts.append((m.index, m.z, m.pos, targets_of(m)))
     if not parts:
         raise DataFormatError(sources[0], "no molecules left" + (" after exclusions" if excluded else ""))
@@ -142,13 +194,21 @@ def _build(molecules: Iterable[Molecule], sources: list[Path], excluded: set[int
     y = np.stack([p[3] for p in parts])
     graph = {"y": torch.as_tensor(y), "idx": torch.as_tensor([p[0] for p in parts], dtype=torch.long)}
     graph.update({name: torch.as_tensor(y[:, k]) for k, name in enumerate(TARGETS)})
-    frames = Frames(z=torch.as_tensor(np.concatenate([p[1] for p in parts])),
-                    pos=torch.as_tensor(np.concatenate([p[2] for p in parts])),
-                    ptr=torch.as_tensor(np.concatenate([[0], np.cumsum(sizes)]), dtype=torch.long),
-                    energy=torch.as_tensor(y[:, TARGETS.index("U0")]), graph=graph)
-    metadata = {"source": str((sources[0] if len(sources) == 1 else sources[0].parent).resolve()),
-                "format": "qm9", "n_molecules": len(parts), "excluded": len(excluded & set(seen)),
-                "targets": list(TARGETS), "units": {"pos": "Å", "energy": "eV (U0)", **UNITS},
-                "atom_references": "B3LYP/6-31G(2df,p) atomref.txt of the QM9 release (Ramakrishnan et al. 2014)",
-                "elements": sorted(ELEMENTS.values())}
+    frames = Frames(
+        z=torch.as_tensor(np.concatenate([p[1] for p in parts])),
+        pos=torch.as_tensor(np.concatenate([p[2] for p in parts])),
+        ptr=torch.as_tensor(np.concatenate([[0], np.cumsum(sizes)]), dtype=torch.long),
+        energy=torch.as_tensor(y[:, TARGETS.index("U0")]),
+        graph=graph,
+    )
+    metadata = {
+        "source": str((sources[0] if len(sources) == 1 else sources[0].parent).resolve()),
+        "format": "qm9",
+        "n_molecules": len(parts),
+        "excluded": len(excluded & set(seen)),
+        "targets": list(TARGETS),
+        "units": {"pos": "Å", "energy": "eV (U0)", **UNITS},
+        "atom_references": "B3LYP/6-31G(2df,p) atomref.txt of the QM9 release (Ramakrishnan et al. 2014)",
+        "elements": sorted(ELEMENTS.values()),
+    }
     return frames, metadata

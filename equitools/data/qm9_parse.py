@@ -26,9 +26,23 @@ from .errors import DataFormatError
 PROPERTIES = ("A", "B", "C", "mu", "alpha", "homo", "lumo", "gap", "r2", "zpve", "U0", "U", "H", "G", "Cv")
 """The 15 properties of line 2 of a raw file, in order."""
 
-CSV_COLUMNS = ("RotA_GHz", "RotB_GHz", "RotC_GHz", "Dipole_debye", "Polarizability_bohr3", "HOMO_au", "LUMO_au",
-               "HOMO_LUMO_gap_au", "R2_bohr2", "ZPVE_au", "InternalEnergy_0K_au", "InternalEnergy_298K_au",
-               "Enthalphy_298K_au", "GibbsFreeEnergy_298K_au", "Heatcapacity_Cv_cal_mol_K")
+CSV_COLUMNS = (
+    "RotA_GHz",
+    "RotB_GHz",
+    "RotC_GHz",
+    "Dipole_debye",
+    "Polarizability_bohr3",
+    "HOMO_au",
+    "LUMO_au",
+    "HOMO_LUMO_gap_au",
+    "R2_bohr2",
+    "ZPVE_au",
+    "InternalEnergy_0K_au",
+    "InternalEnergy_298K_au",
+    "Enthalphy_298K_au",
+    "GibbsFreeEnergy_298K_au",
+    "Heatcapacity_Cv_cal_mol_K",
+)
 """qm9pack CSV columns holding ``PROPERTIES`` (same order, same units; sic 'Enthalphy')."""
 
 CSV_STRUCTURE = ("Index", "N_atoms", "Elements", "XYZ_Ang")
@@ -71,8 +85,11 @@ def parse_raw(text: str, source: str) -> Molecule:
     if n_atoms < 1:
         raise fail(1, f"atom count must be positive, got {n_atoms}")
     if len(lines) < n_atoms + 5:
-        raise fail(len(lines), f"file ends after {len(lines)} lines; atom count {n_atoms} (line 1) needs "
-                               f"{n_atoms + 5} (header, {n_atoms} atoms, frequencies, SMILES, InChI)")
+        raise fail(
+            len(lines),
+            f"file ends after {len(lines)} lines; atom count {n_atoms} (line 1) needs "
+            f"{n_atoms + 5} (header, {n_atoms} atoms, frequencies, SMILES, InChI)",
+        )
     fields = lines[1].split()
     if len(fields) != 2 + len(PROPERTIES) or fields[0] != "gdb":
         raise fail(2, f"expected 'gdb <index>' and {len(PROPERTIES)} properties, got {len(fields)} fields")
@@ -85,8 +102,11 @@ def parse_raw(text: str, source: str) -> Molecule:
     for k in range(n_atoms):
         atom = lines[2 + k].split()
         if len(atom) != 5 or atom[0] not in ELEMENTS:
-            raise fail(3 + k, f"expected atom {k + 1} of {n_atoms} (line 1) as 'element x y z charge' "
-                              f"with element in {'/'.join(ELEMENTS)}, got {lines[2 + k].strip()[:60]!r}")
+            raise fail(
+                3 + k,
+                f"expected atom {k + 1} of {n_atoms} (line 1) as 'element x y z charge' "
+                f"with element in {'/'.join(ELEMENTS)}, got {lines[2 + k].strip()[:60]!r}",
+            )
         try:
             pos[k] = [parse_number(t) for t in atom[1:4]]
         except ValueError as exc:
@@ -188,12 +208,16 @@ def _csv_row(row: list[str], col: dict, prop_cols: list[int], path: Path, line_n
     if unknown:
         raise fail(f"column 'Elements': unknown element {unknown[0]!r} (QM9 has {'/'.join(ELEMENTS)})")
     try:
-        coords = [parse_number(t) for t in row[col["XYZ_Ang"]].replace("[", " ").replace("]", " ").split(",") if t.strip()]
+        coords = [
+            parse_number(t) for t in row[col["XYZ_Ang"]].replace("[", " ").replace("]", " ").split(",") if t.strip()
+        ]
     except ValueError as exc:
         raise fail(f"column 'XYZ_Ang': unreadable coordinate: {exc}") from None
     if len(symbols) != n_atoms or len(coords) != 3 * n_atoms:
-        raise fail(f"N_atoms = {n_atoms} but 'Elements' lists {len(symbols)} atoms and 'XYZ_Ang' "
-                   f"holds {len(coords)} coordinates")
+        raise fail(
+            f"N_atoms = {n_atoms} but 'Elements' lists {len(symbols)} atoms and 'XYZ_Ang' "
+            f"holds {len(coords)} coordinates"
+        )
     pos = np.array(coords).reshape(n_atoms, 3)
     z = np.array([atomic_numbers[s] for s in symbols], dtype=np.int64)
     return Molecule(index, z, pos, props, str(path), line_no)

@@ -23,8 +23,18 @@ from .npz import read_npz_arrays, read_npz_frames
 from .splits import read_index_file
 from .validate import MIN_DISTANCE
 
-MOLECULES = ("aspirin", "azobenzene", "benzene", "ethanol", "malonaldehyde", "naphthalene",
-             "paracetamol", "salicylic", "toluene", "uracil")
+MOLECULES = (
+    "aspirin",
+    "azobenzene",
+    "benzene",
+    "ethanol",
+    "malonaldehyde",
+    "naphthalene",
+    "paracetamol",
+    "salicylic",
+    "toluene",
+    "uracil",
+)
 KEYS = {"z": "nuclear_charges", "pos": "coords", "energy": "energies", "forces": "forces"}
 ENERGY_UNIT = "kcal/mol"
 SPLITS = ("train", "test", "all")
@@ -37,8 +47,10 @@ def official_split(root: str | Path, molecule: str, split_index: int = 1) -> dic
     if npz is None:
         raise FileNotFoundError(f"no rMD17 release (npz_data/rmd17_{molecule}.npz) under {root}")
     n_frames = _count_frames(npz)
-    return {part: read_index_file(splits_dir / f"index_{part}_{split_index:02d}.csv", n_frames)
-            for part in ("train", "test")}
+    return {
+        part: read_index_file(splits_dir / f"index_{part}_{split_index:02d}.csv", n_frames)
+        for part in ("train", "test")
+    }
 
 
 class RMD17(AtomsDataset):
@@ -51,9 +63,19 @@ class RMD17(AtomsDataset):
     in ``cache_dir`` (see :mod:`equitools.data.cache`).
     """
 
-    def __init__(self, root: str | Path, molecule: str, split: str = "train", split_index: int = 1, *,
-                 transform=None, dtype: torch.dtype | None = None, cache_dir=None, use_cache: bool = True,
-                 min_distance: float = MIN_DISTANCE):
+    def __init__(
+        self,
+        root: str | Path,
+        molecule: str,
+        split: str = "train",
+        split_index: int = 1,
+        *,
+        transform=None,
+        dtype: torch.dtype | None = None,
+        cache_dir=None,
+        use_cache: bool = True,
+        min_distance: float = MIN_DISTANCE,
+    ):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if not 1 <= split_index <= 5:
@@ -70,14 +92,26 @@ class RMD17(AtomsDataset):
         super().__init__(frames, metadata, transform=transform, dtype=dtype)
 
 
-def read_rmd17(path: str | Path, *, transform=None, dtype: torch.dtype | None = None,
-               cache_dir=None, use_cache: bool = True, min_distance: float = MIN_DISTANCE) -> AtomsDataset:
+def read_rmd17(
+    path: str | Path,
+    *,
+    transform=None,
+    dtype: torch.dtype | None = None,
+    cache_dir=None,
+    use_cache: bool = True,
+    min_distance: float = MIN_DISTANCE,
+) -> AtomsDataset:
     """All frames of one npz file in the rMD17 schema (published, pre-split or generated);
     arguments as :class:`RMD17`."""
     path = Path(path)
-    frames, metadata = load_or_build("rmd17-file", [path], {"min_distance": min_distance},
-                                     lambda: read_npz_frames(path, KEYS, ENERGY_UNIT, min_distance=min_distance),
-                                     cache_dir, use_cache)
+    frames, metadata = load_or_build(
+        "rmd17-file",
+        [path],
+        {"min_distance": min_distance},
+        lambda: read_npz_frames(path, KEYS, ENERGY_UNIT, min_distance=min_distance),
+        cache_dir,
+        use_cache,
+    )
     return AtomsDataset(frames, {**metadata, "format": "rmd17"}, transform=transform, dtype=dtype)
 
 
@@ -112,5 +146,6 @@ def _locate(root: Path, molecule: str, split: str, split_index: int) -> tuple[li
             raise FileNotFoundError(f"{npz} found but not its official split file {index_file}")
         return [npz, index_file], index_file
     hint = "" if molecule in MOLECULES else f" (rMD17 molecules: {', '.join(MOLECULES)})"
-    raise FileNotFoundError(f"no rMD17 data for {molecule!r} {split}{hint}; looked for: "
-                            + ", ".join(str(p) for p in tried))
+    raise FileNotFoundError(
+        f"no rMD17 data for {molecule!r} {split}{hint}; looked for: " + ", ".join(str(p) for p in tried)
+    )

@@ -75,7 +75,9 @@ def read_index_file(path: str | Path, n_frames: int | None = None) -> np.ndarray
             try:
                 value = float(text)
             except ValueError:
-                raise DataFormatError(path, f"expected one integer index, got {text[:40]!r}", where=f"line {line_no}") from None
+                raise DataFormatError(
+                    path, f"expected one integer index, got {text[:40]!r}", where=f"line {line_no}"
+                ) from None
             if not value.is_integer():
                 raise DataFormatError(path, f"expected an integer index, got {text!r}", where=f"line {line_no}")
             index = int(value)

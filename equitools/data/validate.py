@@ -69,8 +69,9 @@ def check_frames(
     n_atoms = z.size
     pos = np.asarray(pos)
     if pos.ndim != 3 or pos.shape[1:] != (n_atoms, 3):
-        raise fail(name["pos"], f"expected shape (N, {n_atoms}, 3) for {n_atoms} atoms "
-                                f"(from {name['z']!r}), got {pos.shape}")
+        raise fail(
+            name["pos"], f"expected shape (N, {n_atoms}, 3) for {n_atoms} atoms (from {name['z']!r}), got {pos.shape}"
+        )
     n_frames = pos.shape[0]
     if n_frames == 0:
         raise fail(name["pos"], "no frames")
@@ -78,8 +79,11 @@ def check_frames(
     for field, shape in expected.items():
         array = arrays[field]
         if array is not None and np.shape(array) != shape:
-            raise fail(name[field], f"expected shape {shape} ({n_frames} frames of {n_atoms} atoms "
-                                    f"in {name['pos']!r}), got {np.shape(array)}")
+            raise fail(
+                name[field],
+                f"expected shape {shape} ({n_frames} frames of {n_atoms} atoms "
+                f"in {name['pos']!r}), got {np.shape(array)}",
+            )
     for key, array in (extra or {}).items():
         if np.shape(array)[:1] != (n_frames,):
             raise fail(key, f"expected {n_frames} values (one per {label}), got shape {np.shape(array)}")
@@ -111,11 +115,11 @@ def _close_pair(pos: np.ndarray, min_distance: float) -> tuple[int, int, int] | 
     rows = min(a, max(1, _CHUNK // a))
     step = max(1, _CHUNK // (rows * a))
     for start in range(0, n, step):
-        xyz = np.asarray(pos[start:start + step], dtype=np.float64).transpose(2, 0, 1).copy()  # (3, frames, A)
+        xyz = np.asarray(pos[start : start + step], dtype=np.float64).transpose(2, 0, 1).copy()  # (3, frames, A)
         for r in range(0, a, rows):
             upper = np.arange(a)[None, :] > np.arange(r, min(r + rows, a))[:, None]  # pairs i < j
-            d2 = sum((c[:, r:r + rows, None] - c[:, None, :]) ** 2 for c in xyz)  # (frames, rows, A)
-            hit = np.flatnonzero(((d2 < min_distance ** 2) & upper).any(axis=(1, 2)))
+            d2 = sum((c[:, r : r + rows, None] - c[:, None, :]) ** 2 for c in xyz)  # (frames, rows, A)
+            hit = np.flatnonzero(((d2 < min_distance**2) & upper).any(axis=(1, 2)))
             if hit.size:
                 f = int(hit[0])
                 i, j = np.unravel_index(int(np.argmin(np.where(upper, d2[f], np.inf))), upper.shape)

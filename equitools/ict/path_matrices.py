@@ -186,18 +186,22 @@ class PathMatrices:
 
     @property
     def dim(self) -> int:
+        """Dimension of the product space, Π (2l_k + 1) (3ⁿ for a rank-n Cartesian tensor)."""
         return self._matrix.shape[0]
 
     @property
     def rank(self) -> int:
+        """Number of factors n."""
         return len(self.degrees)
 
     @property
     def sparse(self) -> bool:
+        """Whether the stack is stored as a CSR matrix."""
         return sp.issparse(self._matrix)
 
     @property
     def irreps(self) -> str:
+        """The irreps of the stacked rows, e3nn's string form (e.g. ``"1x0e+1x1e+1x2e"`` for rank 2)."""
         return irreps_string(self.paths, self.parity)
 
     def rows(self, path) -> slice:

@@ -75,6 +75,7 @@ class Potential(nn.Module):
 
     @property
     def model_name(self) -> str:
+        """The architecture's name, the config's ``"model"``."""
         return str(self.config.get("model"))
 
     def forward(

@@ -25,6 +25,9 @@ from .scatter import gather, index_add
 
 
 class EdgeGraph(NamedTuple):
+    """The directed edges of a batch of structures within the cutoff, with their geometry (Å) and
+    the undirected pair of each edge, so that radial functions run once per pair."""
+
     edge_index: torch.Tensor  # (2, E) long: [neighbour j, centre i]
     vec: torch.Tensor  # (E, 3): pos[j] - pos[i] (+ shift @ cell for periodic images)
     length: torch.Tensor  # (E,)
