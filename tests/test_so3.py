@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import sympy
@@ -5,6 +8,7 @@ import torch
 from e3nn import o3
 
 from equitools.so3 import clebsch_gordan, complex_to_real, spherical_harmonics, wigner_D, wigner_D_all
+from equitools.so3._backend import _TORCH_TABLES
 from equitools.testing import assert_close, random_orthogonal, random_rotation
 
 TRIPLES = [(a, b, c) for a in range(7) for b in range(7) for c in range(abs(a - b), a + b + 1)]
@@ -150,6 +154,22 @@ def test_wigner_D_all_torch_tables_cached_per_dtype_and_device():
     wigner_D_all(4, R)
     assert all(_TORCH_TABLES[k] is v for k, v in tables.items())  # reused, not rebuilt
     assert {k[2] for k in _TORCH_TABLES if "wigner" in k[0]} >= {torch.float32, torch.float64}
+
+
+def test_torch_tables_load_no_dynamo_eagerly_and_are_made_under_torch_compile():
+    """The first torch call of a table is a plain call (importing dynamo costs seconds); a table
+    first made while dynamo traces is made eagerly, with the same numbers."""
+    code = (
+        "import sys, torch; from equitools.so3 import wigner_D; wigner_D(3, torch.eye(3)); "
+        "print('torch._dynamo' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+    v = torch.tensor(np.random.default_rng(2).standard_normal((5, 3)))
+    compiled = torch.compile(lambda x: spherical_harmonics(range(4), x, normalization="norm"), backend="eager")
+    for key in [k for k in _TORCH_TABLES if k[2] == torch.float64 and "harmonics" in k[0]]:
+        del _TORCH_TABLES[key]  # made anew inside the trace
+    assert torch.equal(compiled(v), spherical_harmonics(range(4), v, normalization="norm"))
 
 
 def test_wigner_D_all_empty_batch_and_lmax_zero():

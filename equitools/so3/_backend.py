@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 _TORCH_TABLES: dict = {}  # (make's name, args, dtype, device) -> tensor: constant tables, one copy each
@@ -26,17 +28,22 @@ def table(make, *args, reference):
     """The constant table ``make(*args)`` (a cached numpy array) as the kind of ``reference``.
 
     For torch the tensor is made once per (make, args, dtype, device) and kept, so that a call
-    copies nothing from numpy and ``torch.compile`` traces a constant; the first call of a key
-    (the numpy algebra) runs eagerly even under ``torch.compile``.
+    copies nothing from numpy and ``torch.compile`` traces a constant. Made while dynamo traces,
+    the numpy algebra runs eagerly (a graph break); otherwise it is a plain call, and dynamo,
+    whose import takes seconds, is never loaded for it.
     """
     if not is_torch(reference):
         return like(make(*args), reference)
     key = (f"{make.__module__}.{make.__qualname__}", args, reference.dtype, reference.device)
     out = _TORCH_TABLES.get(key)
     if out is None:
-        import torch
+        store = _store
+        if "torch._dynamo" in sys.modules:  # not loaded: nothing can be tracing this call
+            import torch
 
-        out = torch.compiler.disable(_store)(key, make, args, reference)
+            if torch.compiler.is_compiling():
+                store = torch.compiler.disable(_store)
+        out = store(key, make, args, reference)
     return out
 
 
