@@ -14,8 +14,15 @@ diagrams give a spanning set of 105). Under O(3) the blocks must also agree in p
 
 Spaces are given as: an int n (a rank-n Cartesian tensor, (1o)^{⊗n} in x, y, z order), irreps
 (``so3.Irreps``, its string or an e3nn ``o3.Irreps``; a direct sum in the flat layout of
-``so3.Irreps``, multiplicities expanded), or a list/tuple of those (their tensor product, first
+``so3.Irreps``, multiplicities expanded), a ``ReducedBasis`` (the rank-n tensors with an index
+symmetry, :mod:`equitools.ict.reduced`), or a list/tuple of those (their tensor product, first
 factor slowest). The group is "O(3)" or "SO(3)" (``so3.check_group``).
+
+A reduced factor keeps Cartesian coordinates (3^n of them): its irrep copies are the rows of
+``stacked()``, so Q_V is reduced in the irreps of the coefficients and then composed with the
+Kronecker product of the factors' embeddings. Q_V then has orthonormal rows spanning the
+subspace (it is no longer square), and every basis map vanishes off the source subspace and
+lands in the target subspace.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import numpy as np
 
 from ..so3.irreps import Irrep, Irreps, allowed, check_group
 from .path_matrices import product_path_matrices
+from .reduced import ReducedBasis
 
 _VECTOR = Irreps("1o")
 _SCALAR = Irrep("0e")
@@ -42,32 +50,40 @@ def _copies(irreps: Irreps) -> tuple[tuple[int, Irrep], ...]:
 class Space:
     """A tensor product of direct sums of O(3) irreps, with its reduction to irreps.
 
-    ``factors``: one ``so3.Irreps`` per tensor factor (a rank-n Cartesian tensor is n factors 1o).
+    ``parts``: one ``so3.Irreps`` or ``ReducedBasis`` per tensor factor (a rank-n Cartesian tensor
+    is n parts 1o); ``factors``: the same with a reduced basis of rank n written as n factors 1o,
+    the Cartesian coordinates (``dim`` counts them; a reduced basis spans a subspace of them).
 
-    >>> Space(2).dim, Space("0e+1o").dim, Space(["1o", "2e"]).dim
-    (9, 4, 15)
+    >>> from equitools.ict import reduced_basis
+    >>> Space(2).dim, Space("0e+1o").dim, Space(["1o", "2e"]).dim, Space(reduced_basis("ij=ji")).dim
+    (9, 4, 15, 9)
     >>> Space("1o").representation(-np.eye(3)).astype(int).tolist()  # inversion flips a vector
     [[-1, 0, 0], [0, -1, 0], [0, 0, -1]]
     """
 
     def __init__(self, spec):
         self.spec = spec
-        self.factors = self._factors(spec)
-        if not self.factors or any(f.dim == 0 for f in self.factors):
+        self.parts = self._parts(spec)
+        if not self.parts or any(p.dim == 0 for p in self.parts):
             raise ValueError(f"space {spec!r} is empty")
+        self.factors = tuple(
+            f for p in self.parts for f in ((_VECTOR,) * p.rank if isinstance(p, ReducedBasis) else (p,))
+        )
         self.factor_dims = tuple(f.dim for f in self.factors)
         self.dim = int(np.prod(self.factor_dims))
 
     @staticmethod
-    def _factors(spec) -> tuple[Irreps, ...]:
+    def _parts(spec) -> tuple[Irreps | ReducedBasis, ...]:
         if isinstance(spec, (bool, np.bool_)):
             raise ValueError(f"not a space specification: {spec!r}")
+        if isinstance(spec, ReducedBasis):
+            return (spec,)
         if isinstance(spec, (int, np.integer)):
             if spec < 1:
                 raise ValueError(f"a Cartesian rank must be >= 1, got {spec}")
             return (_VECTOR,) * int(spec)
         if isinstance(spec, (list, tuple)) and not hasattr(spec, "dim"):  # e3nn Irreps is a tuple
-            return tuple(f for part in spec for f in Space._factors(part))
+            return tuple(f for part in spec for f in Space._parts(part))
         try:
             return (Irreps(spec),)
         except ValueError as error:
@@ -81,12 +97,20 @@ class Space:
         return out
 
     def reduction(self):
-        """``(Q, blocks)``: orthonormal ``(dim, dim)`` Q whose row ranges ``blocks`` carry irreps.
+        """``(Q, blocks)``: Q with orthonormal rows, ``(dim, dim)`` (``(subspace dim, dim)`` if a part
+        is a reduced basis), whose row ranges ``blocks`` carry irreps.
 
         blocks: list of ``(label, L, parity, slice)``; label is ``(choice, path)`` where choice
-        picks one irrep copy of each factor and path is its coupling path.
+        picks one irrep copy of each part and path is its coupling path.
         """
-        return _reduction(self.factors)
+        reduced = [isinstance(p, ReducedBasis) for p in self.parts]
+        Q, blocks = _reduction(tuple(Irreps(p.irreps) if r else p for p, r in zip(self.parts, reduced)))
+        if any(reduced):
+            embedding = np.ones((1, 1))
+            for p, r in zip(self.parts, reduced):
+                embedding = np.kron(embedding, p.stacked() if r else np.eye(p.dim))
+            Q = Q @ embedding
+        return Q, blocks
 
 
 @lru_cache(maxsize=64)
@@ -157,7 +181,8 @@ def equivariant_basis(source, target, group: str = "O(3)") -> EquivariantBasis:
     """Orthonormal basis of the linear maps ``source → target`` that commute with ``group``.
 
     source, target: a Cartesian rank (int), irreps (``so3.Irreps``, its string, or an e3nn
-    ``o3.Irreps``), or a list of these (tensor product).
+    ``o3.Irreps``), a ``reduced_basis(formula)`` (tensors with an index symmetry, in Cartesian
+    coordinates), or a list of these (tensor product).
     group: ``"O(3)"`` (rotations and inversion) or ``"SO(3)"`` (rotations only); the older
     spellings "O3" and "SO3" are read as the same.
 
@@ -167,5 +192,9 @@ def equivariant_basis(source, target, group: str = "O(3)") -> EquivariantBasis:
     (0, 1)
     >>> equivariant_basis(["1o", "1o"], "0e+1e+2e").matrices().shape
     (3, 9, 9)
+    >>> from equitools.ict import reduced_basis
+    >>> strain = reduced_basis("ij=ji")  # isotropic elasticity: two constants (λ, μ)
+    >>> len(equivariant_basis(strain, strain)), equivariant_basis(strain, strain).matrices().shape
+    (2, (2, 9, 9))
     """
     return EquivariantBasis(Space(source), Space(target), check_group(group))
