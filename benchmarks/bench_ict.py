@@ -2,14 +2,17 @@
 
     python benchmarks/bench_ict.py            # n = 4..7 vs e3nn, ours for 8, 9 (dense), 10 (sparse)
     python benchmarks/bench_ict.py --quick    # n = 4..6 vs e3nn, ours up to 8
+    python benchmarks/bench_ict.py --command-only   # just the `equitools ict` row below
 
 Every measurement runs in a fresh subprocess (one Python, numpy/torch loaded before the clock
 starts), so its peak resident memory above the pre-build baseline is attributable to it; times
 are the best of 3 such processes (1 when a run exceeds 10 s), for both libraries.
+One more row times the command ``equitools ict --rank 9`` (8 with --quick), build + verification
+by random probes, against the same command with ``--no-verify`` (build alone), as a ratio.
 Results: a new ``benchmarks/results/runs/bench_ict-<UTC time>.json`` (``--save``: the tracked
 ``benchmarks/results/bench_ict.json``) and a markdown table on stdout.
 
-Run time on 2 CPU cores: about 4 min (--quick: about 1 min).
+Run time on 2 CPU cores: about 4.5 min (--quick: about 1 min).
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ def measure(library: str, n: int, form: str) -> dict:
             "output_bytes": output,
             "irreps": str(rtp.irreps_out.simplify()),
         }
+    if library == "command":
+        return measure_command(n, verify=form == "build+verify")
     from equitools.ict import path_matrices
 
     path_matrices(2)  # load CG caches and thread pool machinery outside the clock
@@ -73,6 +78,25 @@ def measure(library: str, n: int, form: str) -> dict:
     }
 
 
+def measure_command(n: int, verify: bool) -> dict:
+    """``equitools ict --rank n`` (dense float64) in this process, output discarded; ``verify=False``
+    adds ``--no-verify`` (the build alone)."""
+    import contextlib
+    import io
+
+    from equitools.cli import main
+
+    argv = ["ict", "--rank", str(n), "--no-progress"] + ([] if verify else ["--no-verify"])
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["ict", "--rank", "2", "--no-progress"]) == 0  # imports and caches outside the clock
+        baseline = _rss_bytes()
+        start = time.perf_counter()
+        code = main(argv)
+        seconds = time.perf_counter() - start
+    assert code == 0, f"equitools {' '.join(argv)} exited with {code}"
+    return {"seconds": seconds, "peak_bytes": _rss_bytes() - baseline, "argv": argv}
+
+
 def run_case(library: str, n: int, form: str, repeats: int = REPEATS) -> dict:
     """Best of ``repeats`` fresh processes (one run when a run takes over 10 s)."""
     best = None
@@ -90,6 +114,9 @@ def run_case(library: str, n: int, form: str, repeats: int = REPEATS) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="n = 4..6 vs e3nn, ours up to 8")
+    parser.add_argument(
+        "--command-only", action="store_true", help="only the 'equitools ict' row (build + verify vs build)"
+    )
     add_output_options(parser, "bench_ict")
     parser.add_argument("--case", nargs=3, metavar=("LIBRARY", "N", "FORM"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -99,6 +126,8 @@ def main() -> None:
         return
     compared = range(4, 7) if args.quick else range(4, 8)
     alone = [(8, "dense")] if args.quick else [(8, "dense"), (9, "dense"), (9, "sparse"), (10, "sparse")]
+    if args.command_only:
+        compared, alone = (), []
     rows = []
     for n in compared:
         ours, peer = run_case("equitools", n, "dense"), run_case("e3nn", n, "dense")
@@ -117,12 +146,27 @@ def main() -> None:
             f"n={n} {form}: {ours['seconds']:.2f} s, peak/output {ours['peak_bytes'] / ours['output_bytes']:.2f}",
             file=sys.stderr,
         )
+    rank = 8 if args.quick else 9
+    build, checked = run_case("command", rank, "build"), run_case("command", rank, "build+verify")
+    command = {
+        "n": rank,
+        "form": "dense",
+        "build": build,
+        "build_verify": checked,
+        "ratio": checked["seconds"] / build["seconds"],
+    }
+    print(
+        f"equitools ict --rank {rank}: build {build['seconds']:.2f} s, + verify x{command['ratio']:.2f}",
+        file=sys.stderr,
+    )
     import numpy
     import scipy
 
     report = {
         "benchmark": "ICT path matrices (all paths, float64); best of 3 fresh processes, 1 if a run exceeds 10 s",
-        "command": "python benchmarks/bench_ict.py" + (" --quick" if args.quick else ""),
+        "command": "python benchmarks/bench_ict.py"
+        + (" --quick" if args.quick else "")
+        + (" --command-only" if args.command_only else ""),
         "machine": {
             "cpus": __import__("os").cpu_count(),
             "platform": platform.platform(),
@@ -130,6 +174,7 @@ def main() -> None:
             "scipy": scipy.__version__,
         },
         "rows": rows,
+        "equitools_ict": command,
     }
     out = output_path(args, "bench_ict")
     temporary = out.with_suffix(".json.tmp")
@@ -153,6 +198,14 @@ def table(report: dict) -> str:
             + f" | {ours['peak_bytes'] / ours['output_bytes']:.2f} ({ours['output_bytes'] / 1e9:.3g} GB out)"
             + f" | {ours['nonzero_fraction']:.1%} |"
         )
+    row = report["equitools_ict"]
+    lines += [
+        "",
+        "| command (dense float64) | build alone (--no-verify) | build + verify | ratio |",
+        "|---|---:|---:|---:|",
+        f"| equitools ict --rank {row['n']} (build + verify) | {row['build']['seconds']:.2f} s"
+        f" | {row['build_verify']['seconds']:.2f} s | {row['ratio']:.2f}x |",
+    ]
     return "\n".join(lines)
 
 

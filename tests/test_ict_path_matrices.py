@@ -105,7 +105,7 @@ def test_sparse_and_float32_match_dense():
 
 def test_rank_8_subset_is_orthonormal_and_equivariant():
     pm = path_matrices(8)
-    errors = verify(pm, -random_rotation(8), max_rows=120)
+    [errors] = verify(pm, [-random_rotation(8)])
     assert errors["rows_checked"] >= 120
     assert max(errors["orthonormality"], errors["equivariance"], errors["completeness"]) < 1e-11
     assert 0.12 < np.count_nonzero(pm.stacked()) / 3**16 < 0.15  # about 13% nonzero
