@@ -205,3 +205,11 @@ def test_bad_arguments_give_clear_errors():
 def test_irreps_out():
     assert GauntTensorProduct(1, 1, 3).irreps_out == o3.Irreps("0e+1o+2e+3o")
     assert GauntTensorProduct(1, 1, 1, parity_odd=True).irreps_out == o3.Irreps("0e+1o+0o+1e")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_empty_input_gives_an_empty_output(variant):
+    tp = GauntTensorProduct(2, 1, 3, parity_odd=True, **VARIANTS[variant])
+    out = tp(torch.zeros(0, 9, 4), torch.zeros(0, 4, 4))
+    assert out.shape == (0, tp.irreps_out.dim, 4)
+    assert tp(torch.zeros(2, 0, 9, 4), torch.zeros(1, 4, 1)).shape == (2, 0, tp.irreps_out.dim, 4)

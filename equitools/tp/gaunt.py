@@ -133,7 +133,9 @@ class GauntTensorProduct(torch.nn.Module):
             x = x * self.weight1[self.degrees1].to(x.dtype)
             y = y * self.weight2[self.degrees2].to(y.dtype)
         lead = torch.broadcast_shapes(x.shape[:-2], y.shape[:-2])
-        torch.broadcast_shapes(x.shape[-1:], y.shape[-1:])  # the channels: equal, or one of them 1
+        channels = torch.broadcast_shapes(x.shape[-1:], y.shape[-1:])
+        if lead.numel() == 0:  # no rows: nothing to transform (FFT libraries reject empty batches)
+            return x.new_zeros(lead + (self.irreps_out.dim,) + channels)
         x, y = (t.expand(lead + t.shape[-2:]).reshape((-1,) + t.shape[-2:]) for t in (x, y))
         z = self.product(x, y)
         z = z.reshape(lead + z.shape[-2:])

@@ -117,9 +117,10 @@ class GridGaunt(torch.nn.Module):
     def _values(self, x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """``(N, (L+1)^2, C)`` → grid values ``(N, k, n_theta, n_phi, C)``: f (and ∂θ f, ∂φ f / sin θ)."""
         values = contract_components(x, table.to(x.dtype))
+        k = 1 + 2 * self.odd  # f, then ∂θ f and ∂φ f / sin θ (explicit sizes: N may be 0)
         if not self.fft:
-            return values.view(x.shape[0], -1, self.n_theta, self.n_phi, x.shape[-1])
-        half = values.view(x.shape[0], -1, self.n_theta, self.n_phi // 2 + 1, 2, x.shape[-1])
+            return values.view(x.shape[0], k, self.n_theta, self.n_phi, x.shape[-1])
+        half = values.view(x.shape[0], k, self.n_theta, self.n_phi // 2 + 1, 2, x.shape[-1])
         return torch.fft.irfft(torch.complex(half[..., 0, :], half[..., 1, :]), n=self.n_phi, dim=-2, norm="forward")
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -131,5 +132,5 @@ class GridGaunt(torch.nn.Module):
         if self.fft:
             spectrum = torch.fft.rfft(h, dim=-2, norm="forward")
             h = torch.stack([spectrum.real, spectrum.imag], dim=-2)
-        z = contract_components(h.reshape(h.shape[0] * h.shape[1], -1, h.shape[-1]), self.analysis.to(h.dtype))
-        return z.view(h.shape[0], -1, h.shape[-1])
+        z = contract_components(h.flatten(2, -2).flatten(0, 1), self.analysis.to(h.dtype))
+        return z.view(h.shape[0], h.shape[1] * z.shape[1], h.shape[-1])
