@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from ..nn.node_interaction import NODE_INTERACTIONS
 from ..ranges import COUNT, POSITIVE, Number
 from .potential import Potential
 
@@ -53,6 +54,7 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "cutoff": 4.5,
         "activation": "silu",
         "equivariance_group": "O(3)",
+        "max_rank": 2,
     },
     "escn": {
         "sphere_channels": 128,
@@ -64,6 +66,7 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "num_rbf": 400,
         "cutoff": 8.0,
         "activation": "silu",
+        "node_interaction": "none",
     },
     "freecg": {
         "hidden_channels": 256,
@@ -76,6 +79,7 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "cg_paths": "sparse",
         "shuffle": True,
         "attention_enhancer": True,
+        "node_interaction": "none",
     },
 }
 """The published defaults of each representation (names as in the papers): TensorNet's rMD17
@@ -97,6 +101,17 @@ SHARED_DOCS = {
     "activation": ("silu, tanh, gelu, ssp or relu", "", "the activation function"),
 }
 """Keys that mean the same in every architecture."""
+
+NODE_INTERACTION_DOC = (
+    " or ".join(NODE_INTERACTIONS),
+    "",
+    (
+        "gaunt: in every layer, add a node-wise self-interaction x ⊗ x by a Gaunt tensor product "
+        "(Luo et al., ICLR 2024; nn.node_interaction), with an output scale that starts at 0, so a fresh "
+        "model computes the same function as with none; none: the published architecture"
+    ),
+)
+"""The ``node_interaction`` key of eSCN and FreeCG."""
 
 DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
     "common": {
@@ -135,12 +150,20 @@ DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
         ),
     },
     "tensornet": {
-        "hidden_channels": ("", "", "channels of the I, A, S tensor features"),
+        "hidden_channels": ("", "", "channels of the tensor features (I, A, S; or the ICTs of ranks 0…max_rank)"),
         "num_layers": ("", "", "interaction layers"),
         "num_rbf": ("", "", "radial basis functions (at least 2 with gaussian)"),
         "rbf_type": ("expnorm, bessel or gaussian", "", "the radial basis (expnorm: exponential-normal)"),
         **SHARED_DOCS,
         "equivariance_group": ("O(3) or SO(3)", "", "O(3): invariant under reflections too; SO(3): rotations only"),
+        "max_rank": (
+            "",
+            "",
+            (
+                "2: the paper's 3×3 tensors (I, A, S); 3 or 4: irreducible Cartesian tensors of ranks 0…max_rank "
+                "per channel, coupled by ICT products (nn.tensornet_ict; a training step takes about 1.7× as long at 3)"
+            ),
+        ),
     },
     "escn": {
         "sphere_channels": ("", "", "channels of the spherical node features (degrees 0..lmax)"),
@@ -151,6 +174,7 @@ DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
         "mmax": ("", "", "the largest order m kept in the edge frame (<= lmax)"),
         "num_rbf": ("", "", "Gaussian distance functions on [0, cutoff] (at least 2; formerly num_basis, still read)"),
         **SHARED_DOCS,
+        "node_interaction": NODE_INTERACTION_DOC,
     },
     "freecg": {
         "hidden_channels": (
@@ -184,6 +208,7 @@ DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
             "",
             ("add a term of the neighbour's features along the edge direction to the attention logits"),
         ),
+        "node_interaction": NODE_INTERACTION_DOC,
     },
 }
 """(type, unit, meaning) of every model key, common and per architecture; the type is empty for
@@ -199,12 +224,16 @@ NUMBERS: dict[str, Number] = {
     "edge_channels": COUNT,
     "lmax": Number(int, 0),
     "mmax": Number(int, 0),
+    "max_rank": Number(int, 2, 4),
     "cutoff": POSITIVE,
     "max_z": COUNT,
     "energy_scale": POSITIVE,
     "energy_shift": Number(float),
 }
 """Every numeric key of the model configs, with its type and range."""
+
+CHOICES: dict[str, tuple[Any, ...]] = {"node_interaction": NODE_INTERACTIONS}
+"""Model keys with a fixed set of values (checked here, so a bad value is named before any build)."""
 
 RULES: tuple[tuple[str, str, Callable[[dict], bool], str], ...] = (
     ("escn", "mmax", lambda c: c["mmax"] <= c["lmax"], "must be <= lmax ({lmax})"),
@@ -241,10 +270,14 @@ class ConfigValueError(ValueError):
 
 def check_values(config: dict[str, Any]) -> None:
     """Raise :class:`ConfigValueError` for the first numeric value of the resolved ``config``
-    outside its type or range (:data:`NUMBERS`), or breaking a constraint of its model (:data:`RULES`)."""
+    outside its type or range (:data:`NUMBERS`), a value outside its :data:`CHOICES`, or a value
+    breaking a constraint of its model (:data:`RULES`)."""
     for key, spec in NUMBERS.items():
         if key in config and (problem := spec.problem(config[key])):
             raise ConfigValueError(key, problem, config[key])
+    for key, allowed in CHOICES.items():
+        if key in config and config[key] not in allowed:
+            raise ConfigValueError(key, f"must be one of {list(allowed)}", config[key])
     for model, key, holds, requirement in RULES:
         if config["model"] == model and not holds(config):
             raise ConfigValueError(key, requirement.format(**config), config[key])

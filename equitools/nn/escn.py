@@ -19,6 +19,13 @@ basis, y the polar axis). Paper → code:
   → :class:`MessageBlock`, :class:`EdgeEmbedding`
 * Layers (Sec. 5): residual message blocks followed by a node-wise feed-forward block; the
   energy is read out from the l = 0 channels.  → :class:`ESCN`
+* Optional node interaction (``node_interaction="gaunt"``; Luo et al., ICLR 2024, Sec. 4, who add
+  a Gaunt "Selfmix" layer to eSCN): in every layer, after the message has been aggregated and
+  added, and before the node block, x ← x + s ⊙ Gaunt(W₁ n(x), W₂ n(x)) with its own equivariant
+  layer norm n (pre-norm, as the other blocks) and the scale s zero at initialisation
+  (:class:`~equitools.nn.node_interaction.GauntSelfInteraction`). The node features are already
+  in its ``(n, (L+1)^2, C)`` layout, so nothing is copied or permuted. ``"none"`` (the default)
+  builds no extra module: the published configs and their weights are unchanged.
 
 Choices (where the paper is silent or where exactness asked for it):
 the third axis of the edge frame is the coordinate axis least aligned with the edge,
@@ -45,6 +52,7 @@ from .blocks import DegreeLinear, EquivariantLayerNorm, Gate
 from .blocks import activation as make_activation
 from .cutoff import CosineCutoff
 from .edges import EdgeGraph, edge_blocks
+from .node_interaction import NODE_INTERACTIONS, GauntSelfInteraction
 from .radial import GaussianBasis
 from .scatter import gather, index_add
 
@@ -281,11 +289,14 @@ class ESCN(nn.Module):
         num_rbf: int,
         cutoff: float,
         activation: str,
+        node_interaction: str,
         max_z: int,
     ):
         super().__init__()
         if lmax < 0 or not 0 <= mmax <= lmax:
             raise ValueError(f"need 0 <= mmax <= lmax, got lmax={lmax}, mmax={mmax}")
+        if node_interaction not in NODE_INTERACTIONS:
+            raise ValueError(f"node_interaction must be one of {list(NODE_INTERACTIONS)}, got {node_interaction!r}")
         self.lmax, self.mmax = lmax, mmax
         self.sphere_channels = sphere_channels
         self.num_features = sphere_channels
@@ -305,6 +316,12 @@ class ESCN(nn.Module):
             NodeBlock(lmax, sphere_channels, hidden_channels, activation) for _ in range(num_layers)
         )
         self.out_norm = EquivariantLayerNorm(0, sphere_channels)
+        self.interaction_norms = self.interactions = None
+        if node_interaction == "gaunt":
+            self.interaction_norms = nn.ModuleList(
+                EquivariantLayerNorm(lmax, sphere_channels) for _ in range(num_layers)
+            )
+            self.interactions = nn.ModuleList(GauntSelfInteraction(lmax, sphere_channels) for _ in range(num_layers))
 
     def forward(self, z: torch.Tensor, graph: EdgeGraph) -> torch.Tensor:
         n = z.shape[0]
@@ -314,7 +331,9 @@ class ESCN(nn.Module):
         edge = self.edge_embedding(self.distance_expansion(r), z, graph)
         cut = self.cut(graph.length)
         D = self.rotation.wigner(edge_frames(graph.vec))
-        for norm1, message, norm2, node in zip(self.message_norms, self.messages, self.node_norms, self.nodes):
-            x = x + message(norm1(x), edge, graph, self.rotation, D, cut)
-            x = x + node(norm2(x))
+        for k, (message, node) in enumerate(zip(self.messages, self.nodes)):
+            x = x + message(self.message_norms[k](x), edge, graph, self.rotation, D, cut)
+            if self.interactions is not None:
+                x = x + self.interactions[k](self.interaction_norms[k](x))
+            x = x + node(self.node_norms[k](x))
         return self.out_norm(x[:, :1]).squeeze(1)

@@ -29,6 +29,16 @@ invariant features ``f`` ``(E, C)`` and the harmonics ``d`` ``(E, 8)`` of the ed
   runtime geometry edge update df_ij = σ(W f_ij) ⊙ ⟨rej_d(W_t vec_i), rej_d(W_s vec_j)⟩ (the
   features of i and j with their components along the edge removed).
 * Output: LayerNorm(x) and squared norms of a channel mix of vec, given to the readout.
+* Optional node interaction (``node_interaction="gaunt"``; Luo et al., ICLR 2024, Sec. 4, the
+  Gaunt "Selfmix"): after every layer's update, (x, vec) ← (x, vec) + s ⊙ Gaunt(W₁ h, W₂ h) on
+  h = [LayerNorm(x) ‖ vec] ``(n, 9, C)``, the (L+1)^2 = 9 layout of degrees 0, 1, 2
+  (:class:`~equitools.nn.node_interaction.GauntSelfInteraction`, scale s zero at initialisation).
+  vec's 8 rows are already the l = 1, 2 rows of that layout (e3nn's order), so the only
+  rearrangement is one concatenation along the row axis, with the scalars as the l = 0 row (they
+  are layer-normalised first, as every ViS-MP layer sees them; vec is not, as in ViSNet); the
+  update is split back by slicing rows 0 and 1..8 (views, no permute). The features' parities
+  0e+1o+2e are those of spherical harmonics, for which the Gaunt product is O(3)-equivariant,
+  so ``cg_paths="sparse"`` keeps O(3) with it. ``"none"`` (the default) builds no extra module.
 
 Choices where the paper is silent: "sparse" paths are the parity-allowed couplings
 1o⊗1o→2e, 1o⊗2e→1o, 2e⊗1o→1o, 2e⊗2e→2e (keeping O(3)); ``cg_paths="full"`` adds
@@ -57,6 +67,7 @@ from ..tp import FullyConnectedCGProduct
 from .blocks import activation as make_activation
 from .cutoff import CosineCutoff
 from .edges import EdgeGraph, edge_blocks
+from .node_interaction import NODE_INTERACTIONS, GauntSelfInteraction
 from .radial import radial_basis
 from .scatter import gather, index_add
 
@@ -248,9 +259,12 @@ class FreeCG(nn.Module):
         cg_paths: str,
         shuffle: bool,
         attention_enhancer: bool,
+        node_interaction: str,
         max_z: int,
     ):
         super().__init__()
+        if node_interaction not in NODE_INTERACTIONS:
+            raise ValueError(f"node_interaction must be one of {list(NODE_INTERACTIONS)}, got {node_interaction!r}")
         C = hidden_channels
         self.hidden_channels = C
         self.num_features = 2 * C
@@ -268,6 +282,10 @@ class FreeCG(nn.Module):
         )
         self.out_norm = nn.LayerNorm(C)
         self.vec_out_proj = nn.Linear(C, C, bias=False)
+        self.interaction_norms = self.interactions = None
+        if node_interaction == "gaunt":
+            self.interaction_norms = nn.ModuleList(nn.LayerNorm(C) for _ in range(num_layers))
+            self.interactions = nn.ModuleList(GauntSelfInteraction(2, C) for _ in range(num_layers))
 
     def forward(self, z: torch.Tensor, graph: EdgeGraph) -> torch.Tensor:
         n, C = z.shape[0], self.hidden_channels
@@ -280,10 +298,14 @@ class FreeCG(nn.Module):
         x = self.neighbor_embedding(z, x, graph, rbf, cut_pair)
         f = self.edge_proj(rbf).index_select(0, graph.pair) * (gather(x, src) + gather(x, dst))
         vec = x.new_zeros(n, 8, C)
-        for layer in self.layers:
+        for k, layer in enumerate(self.layers):
             dx, dvec, df = layer(x, vec, f, graph, d, cut)
             x = x + dx
             vec = vec + dvec
+            if self.interactions is not None:
+                h = self.interactions[k](torch.cat([self.interaction_norms[k](x).unsqueeze(1), vec], dim=1))
+                x = x + h[:, 0]
+                vec = vec + h[:, 1:]
             if df is not None:
                 f = f + df
         w = self.vec_out_proj(vec)
