@@ -43,12 +43,17 @@ class Potential(nn.Module):
     Returns ``{"energy": (n_graphs,), "forces": (n_atoms, 3)}`` in eV and eV/Å, plus
     ``"stress"`` ``(n_graphs, 3, 3)`` (eV/Å³) when asked for; energies are float64. With the
     "dipole" readout also ``"dipole"`` ``(n_graphs, 3)`` and ``"charges"`` ``(n_atoms,)``.
+
+    ``config`` is what :func:`~equitools.models.save` writes beside the weights (``build`` passes
+    the resolved config; by default ``{"model": <the representation's class name>}``); a file
+    rebuilds through ``build``, so a representation of your own loads once it is registered
+    (:func:`~equitools.models.register_model`).
     """
 
     def __init__(
         self,
         representation: nn.Module,
-        config: dict[str, Any],
+        config: dict[str, Any] | None = None,
         max_z: int = 100,
         atomic_energies: Any = None,
         energy_scale: float = 1.0,
@@ -64,7 +69,7 @@ class Potential(nn.Module):
                 f"per-element reference energies (atomic_energies) need the 'sum' readout, not {readout!r}"
             )
         self.readout_mode = readout
-        self.config = dict(config)
+        self.config = dict(config) if config is not None else {"model": type(representation).__name__}
         self.representation = representation
         self.cutoff = float(representation.cutoff)
         width = representation.num_features

@@ -286,13 +286,48 @@ def check_values(config: dict[str, Any]) -> None:
 _BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {"tensornet": _tensornet, "escn": _escn, "freecg": _freecg}
 
 MODELS = tuple(MODEL_DEFAULTS)
+"""The built-in architectures (:func:`register_model` adds others to :data:`MODEL_DEFAULTS`)."""
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def register_model(
+    name: str, representation: Callable[..., torch.nn.Module], defaults: dict[str, Any], docs: dict | None = None
+) -> None:
+    """Let :func:`build`, :func:`~equitools.models.load` and ``equitools.train`` take
+    ``{"model": name, ...}`` for a representation of your own.
+
+    representation: called as ``representation(max_z=..., **hyperparameters)``; returns a module
+    with ``cutoff`` (Å), ``num_features`` and ``forward(z, graph) -> (n_atoms, num_features)``
+    (``graph`` an :class:`~equitools.nn.EdgeGraph`), as the built-in ones. defaults: every
+    hyperparameter at its default value (the keys a config may set besides the common ones).
+    docs: optional ``{key: text}`` for the config reference. A saved model holds its config and
+    weights, never code, so loading it needs the same registration in the loading process.
+    Registering a name again replaces it; the built-in names cannot be replaced. Example (a
+    narrower TensorNet under its own name)::
+
+        register_model("tiny-tensornet", TensorNet, {**MODEL_DEFAULTS["tensornet"], "hidden_channels": 8})
+        model = build({"model": "tiny-tensornet", "num_layers": 1})
+    """
+    if not isinstance(name, str) or not name or name == "model":
+        raise ValueError(f"a model name must be a non-empty string, got {name!r}")
+    if name in MODELS:
+        raise ValueError(f"{name!r} is a built-in model; register yours under another name")
+    if not callable(representation):
+        raise TypeError(f"representation must be callable (a class or function), got {type(representation).__name__}")
+    if not isinstance(defaults, dict) or not all(isinstance(k, str) for k in defaults):
+        raise TypeError("defaults must be a dict of hyperparameter names to default values")
+    clashes = sorted(set(defaults) & (set(COMMON_DEFAULTS) | {"model"}))
+    if clashes:
+        raise ValueError(f"defaults of {name!r} repeat keys every model has: {clashes}")
+    MODEL_DEFAULTS[name] = copy.deepcopy(defaults)
+    DOCS[name] = {key: ("", "", text) for key, text in (docs or {}).items()}
+    _BUILDERS[name] = representation
 
 
 def default_config(model: str) -> dict[str, Any]:
     """The full config of ``model`` with every key at its published default."""
     if model not in MODEL_DEFAULTS:
-        raise ValueError(f"unknown model {model!r}; valid models: {list(MODELS)}")
+        raise ValueError(f"unknown model {model!r}; valid models: {list(MODEL_DEFAULTS)}")
     return {"model": model, **copy.deepcopy(MODEL_DEFAULTS[model]), **copy.deepcopy(COMMON_DEFAULTS)}
 
 
@@ -302,7 +337,7 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise TypeError(f"a model config must be a dict, got {type(config).__name__}")
     if "model" not in config:
-        raise ValueError(f"config has no 'model' key; valid models: {list(MODELS)}")
+        raise ValueError(f"config has no 'model' key; valid models: {list(MODEL_DEFAULTS)}")
     full = default_config(config["model"])
     config = _read_old_keys(config)
     unknown = [k for k in config if k not in full]
