@@ -1,5 +1,5 @@
-"""The ``>>>`` examples in the docstrings of equitools.so3, equitools.ict and equitools.tp run and
-print what they say, and every public name of those packages has at least one."""
+"""The ``>>>`` examples in the docstrings of equitools.so3, ict, tp, nn and models run and print
+what they say, and every public name of so3, ict and tp has at least one."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pkgutil
 
 import pytest
 
-PACKAGES = ["equitools.so3", "equitools.ict", "equitools.tp"]
+PACKAGES = ["equitools.so3", "equitools.ict", "equitools.tp"]  # every public name has an example
+RUN = PACKAGES + ["equitools.nn", "equitools.models"]  # the examples there run too
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 
 
@@ -19,7 +20,7 @@ def modules(package: str) -> list[str]:
     return [package] + [f"{package}.{m.name}" for m in pkgutil.iter_modules(root.__path__)]
 
 
-@pytest.mark.parametrize("name", [m for p in PACKAGES for m in modules(p)])
+@pytest.mark.parametrize("name", [m for p in RUN for m in modules(p)])
 def test_examples_run(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=FLAGS, verbose=False, report=False)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {name} failed (output above)"
