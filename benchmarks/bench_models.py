@@ -160,7 +160,7 @@ def _fault_cost(before, after) -> tuple[int, float]:
     return after.ru_minflt - before.ru_minflt, after.ru_stime - before.ru_stime
 
 
-def _setup_equitools(name, frames, device):
+def _setup_equitools(name, frames, device, size=None):
     import torch
     from torch_geometric.data import Batch, Data
 
@@ -180,7 +180,7 @@ def _setup_equitools(name, frames, device):
     ).to(device)
     torch.manual_seed(0)
     config = {"model": name.split("-")[1], "energy_shift": float(energies.mean() / len(z))}
-    config.update(SIZES.get(name, {}))
+    config.update(SIZES.get(name, {}) if size is None else size)  # size: another script's model keys
     model = build(config).to(device)
     model.train()
 

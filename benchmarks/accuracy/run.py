@@ -142,10 +142,14 @@ def available_models(requested: list[str]) -> list[str]:
     return [m for m in requested if importlib.util.find_spec(f"equitools.nn.{m}") is not None]
 
 
-def run_one(model: str, task: str, minutes: float, threads: int, root: Path) -> dict:
-    """Train ``model`` on ``task`` for ``minutes`` of wall clock; the run's metrics."""
+def run_one(
+    model: str, task: str, minutes: float, threads: int, root: Path, overrides: list[str] = (), tag: str | None = None
+) -> dict:
+    """Train ``model`` on ``task`` for ``minutes`` of wall clock; the run's metrics. ``overrides``:
+    config overrides applied last (``model.max_rank=3``, ``training.max_epochs=5``); ``tag``: the
+    run's folder name under ``root/task`` (default: ``model``)."""
     spec = TASKS[task]
-    out = root / task / model
+    out = root / task / (tag or model)
     overrides = [
         *spec["overrides"],
         *BUDGET_TRAINING,
@@ -155,6 +159,7 @@ def run_one(model: str, task: str, minutes: float, threads: int, root: Path) -> 
         "trainer.progress_bar=false",
         f"output.dir={out}",
         *(f"model.{k}={v}" for k, v in CPU_MODELS[model].items()),
+        *overrides,
     ]
     config = load_config(PROJECT_ROOT / "configs" / spec["config"].format(model=model), overrides)
     started = time.time()
