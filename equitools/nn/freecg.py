@@ -75,10 +75,9 @@ SPARSE_PATHS = (("1o", "1o", "2e"), ("1o", "2e", "1o"), ("2e", "1o", "1o"), ("2e
 FULL_PATHS = ((1, 1, 1), (1, 1, 2), (1, 2, 1), (1, 2, 2), (2, 1, 1), (2, 1, 2), (2, 2, 1), (2, 2, 2))
 
 
-@torch.compiler.disable
 def _edge_harmonics(vec: torch.Tensor) -> torch.Tensor:
-    """l = 1, 2 harmonics of the edge vectors, unit norm per degree, ``(E, 8)`` (``so3``, eager)."""
-    return torch.cat([so3.spherical_harmonics(l, vec, normalization="norm") for l in (1, 2)], dim=-1)
+    """l = 1, 2 harmonics of the edge vectors, unit norm per degree, ``(E, 8)``."""
+    return so3.spherical_harmonics([1, 2], vec, normalization="norm")
 
 
 class GroupCGTransform(nn.Module):
