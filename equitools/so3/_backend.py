@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import cache
 
 import numpy as np
 
@@ -28,23 +29,27 @@ def table(make, *args, reference):
     """The constant table ``make(*args)`` (a cached numpy array) as the kind of ``reference``.
 
     For torch the tensor is made once per (make, args, dtype, device) and kept, so that a call
-    copies nothing from numpy and ``torch.compile`` traces a constant. Made while dynamo traces,
-    the numpy algebra runs eagerly (a graph break); otherwise it is a plain call, and dynamo,
-    whose import takes seconds, is never loaded for it.
+    copies nothing from numpy and ``torch.compile`` traces a constant. Once dynamo is loaded the
+    table is made through ``torch.compiler.disable`` (so the numpy algebra runs eagerly, never
+    traced, even when first asked for inside a compiled region); before that nothing can be
+    compiling, and the plain call spares the seconds that importing dynamo takes.
     """
     if not is_torch(reference):
         return like(make(*args), reference)
     key = (f"{make.__module__}.{make.__qualname__}", args, reference.dtype, reference.device)
     out = _TORCH_TABLES.get(key)
     if out is None:
-        store = _store
-        if "torch._dynamo" in sys.modules:  # not loaded: nothing can be tracing this call
-            import torch
-
-            if torch.compiler.is_compiling():
-                store = torch.compiler.disable(_store)
+        store = _eager_store() if "torch._dynamo" in sys.modules else _store
         out = store(key, make, args, reference)
     return out
+
+
+@cache
+def _eager_store():
+    """:func:`_store` behind ``torch.compiler.disable`` (made once)."""
+    import torch
+
+    return torch.compiler.disable(_store)
 
 
 def _store(key: tuple, make, args: tuple, reference):
