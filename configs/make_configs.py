@@ -13,18 +13,8 @@ from pathlib import Path
 
 import yaml
 
-MOLECULES = (
-    "aspirin",
-    "azobenzene",
-    "benzene",
-    "ethanol",
-    "malonaldehyde",
-    "naphthalene",
-    "paracetamol",
-    "salicylic",
-    "toluene",
-    "uracil",
-)
+from equitools.data.rmd17 import MOLECULES  # the ten rMD17 molecules, listed once
+
 QM9_TARGETS = ("U0", "homo", "lumo", "gap", "mu")
 
 # Model hyperparameters (names as in equitools.models):

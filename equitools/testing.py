@@ -169,6 +169,21 @@ def check_forces_are_gradient(
     return worst
 
 
+def check_batch_equals_one_by_one(model, molecules, rtol: float = 1e-12) -> None:
+    """Raise ``AssertionError`` unless ``model`` on a batch of the ``torch_geometric`` ``Data``
+    ``molecules`` gives each molecule's energy and forces as ``model`` on it alone."""
+    from torch_geometric.data import Batch
+
+    together = model(Batch.from_data_list(molecules))
+    start = 0
+    for k, molecule in enumerate(molecules):
+        alone = model(Batch.from_data_list([molecule]))
+        assert_close(together["energy"][k], alone["energy"][0], rtol=rtol, what=f"energy of molecule {k}")
+        n = molecule.num_nodes
+        assert_close(together["forces"][start : start + n], alone["forces"], rtol=rtol, what=f"forces of molecule {k}")
+        start += n
+
+
 def assert_module_equivariant(
     fn,
     irreps_in,

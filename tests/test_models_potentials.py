@@ -10,7 +10,12 @@ from torch_geometric.data import Batch, Data
 
 from equitools.models import build
 from equitools.paths import shared_data_dir
-from equitools.testing import assert_close, check_forces_are_gradient, check_potential_symmetries
+from equitools.testing import (
+    assert_close,
+    check_batch_equals_one_by_one,
+    check_forces_are_gradient,
+    check_potential_symmetries,
+)
 
 TINY = {
     "tensornet": {"hidden_channels": 8, "num_layers": 2, "num_rbf": 8, "cutoff": 4.0},
@@ -108,14 +113,7 @@ def test_forces_are_minus_energy_gradient(name):
 def test_batch_equals_one_by_one(name):
     model = tiny(name)
     molecules = [molecule(n, seed=20 + n) for n in (8, 3, 5)]
-    together = model(Batch.from_data_list(molecules))
-    start = 0
-    for k, mol in enumerate(molecules):
-        alone = model(Batch.from_data_list([mol]))
-        assert_close(together["energy"][k], alone["energy"][0], rtol=1e-12, what=f"energy of molecule {k}")
-        n = mol.num_nodes
-        assert_close(together["forces"][start : start + n], alone["forces"], rtol=1e-12, what=f"forces of molecule {k}")
-        start += n
+    check_batch_equals_one_by_one(model, molecules)
 
 
 def test_isolated_atom_and_single_atom_are_finite(name):

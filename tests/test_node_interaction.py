@@ -17,6 +17,7 @@ from equitools.nn import GauntSelfInteraction
 from equitools.testing import (
     assert_close,
     assert_module_equivariant,
+    check_batch_equals_one_by_one,
     check_forces_are_gradient,
     check_potential_symmetries,
     random_orthogonal,
@@ -174,18 +175,9 @@ def test_models_with_gaunt_forces_are_minus_energy_gradient(name):
 
 @pytest.mark.parametrize("name", list(TINY))
 def test_models_with_gaunt_batch_equals_one_by_one(name):
-    from torch_geometric.data import Batch
-
     model = tiny(name)
     molecules = [molecule(n, seed=30 + n) for n in (6, 3, 5)]
-    together = model(Batch.from_data_list(molecules))
-    start = 0
-    for k, mol in enumerate(molecules):
-        alone = model(Batch.from_data_list([mol]))
-        assert_close(together["energy"][k], alone["energy"][0], rtol=1e-12, what=f"energy of molecule {k}")
-        n = mol.num_nodes
-        assert_close(together["forces"][start : start + n], alone["forces"], rtol=1e-12, what=f"forces of molecule {k}")
-        start += n
+    check_batch_equals_one_by_one(model, molecules)
 
 
 @pytest.mark.parametrize("name", list(TINY))

@@ -15,7 +15,12 @@ from equitools.models.registry import ConfigValueError
 from equitools.nn.cartesian_product import ict_rows
 from equitools.nn.tensornet import CompactTensors, PartTensors
 from equitools.nn.tensornet_ict import ICTTensors, edge_norm
-from equitools.testing import assert_close, check_forces_are_gradient, check_potential_symmetries
+from equitools.testing import (
+    assert_close,
+    check_batch_equals_one_by_one,
+    check_forces_are_gradient,
+    check_potential_symmetries,
+)
 
 TINY = {"model": "tensornet", "max_rank": 3, "hidden_channels": 8, "num_layers": 2, "num_rbf": 8, "cutoff": 4.0}
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-4}
@@ -67,14 +72,7 @@ def test_forces_are_minus_the_energy_gradient():
 def test_batch_equals_one_by_one():
     model = tiny()
     molecules = [molecule(8, seed=5), molecule(3, seed=6)]
-    together = model(Batch.from_data_list(molecules))
-    start = 0
-    for k, mol in enumerate(molecules):
-        alone = model(Batch.from_data_list([mol]))
-        assert_close(together["energy"][k], alone["energy"][0], rtol=1e-12, what=f"energy of molecule {k}")
-        n = mol.num_nodes
-        assert_close(together["forces"][start : start + n], alone["forces"], rtol=1e-12, what=f"forces of molecule {k}")
-        start += n
+    check_batch_equals_one_by_one(model, molecules)
 
 
 def test_isolated_atom_is_finite_with_zero_force():
