@@ -55,13 +55,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP
 import argparse  # noqa: E402
 import functools  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import resource  # noqa: E402
 import time  # noqa: E402
 
 import torch  # noqa: E402
 from e3nn import o3  # noqa: E402
-from outputs import add_output_options, output_path  # noqa: E402
+from outputs import add_output_options, machine, output_path  # noqa: E402
 from timing import best_time  # noqa: E402
 
 from equitools.ict import path_matrices  # noqa: E402
@@ -249,14 +248,9 @@ def main() -> None:
             "threads": args.threads,
         },
         "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "torch": torch.__version__,
-            "e3nn": __import__("e3nn").__version__,
-            "load_average": os.getloadavg(),
+            **machine(),
             "allocator_settings": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         },
         "results": results,
         "summary": summary,

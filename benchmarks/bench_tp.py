@@ -41,13 +41,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from e3nn import o3  # noqa: E402
-from outputs import add_output_options, output_path  # noqa: E402
+from outputs import add_output_options, machine, output_path  # noqa: E402
 from timing import best_time  # noqa: E402
 
 from equitools.tp import CGTensorProduct, GauntTensorProduct  # noqa: E402
@@ -226,14 +225,7 @@ def main() -> None:
             "dtype": "float32",
             "threads": args.threads,
         },
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "torch": torch.__version__,
-            "e3nn": __import__("e3nn").__version__,
-            "load_average": os.getloadavg(),
-            "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        },
+        "machine": machine(),
         "results": results,
         "exponents": {
             m: {

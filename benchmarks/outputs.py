@@ -5,6 +5,8 @@ output option names."""
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import time
 from pathlib import Path
 
@@ -39,3 +41,18 @@ def output_path(args: argparse.Namespace, name: str) -> Path:
         path = RESULTS / "runs" / f"{name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def machine() -> dict:
+    """Where a benchmark ran: platform, CPUs, torch and e3nn versions, load average, date."""
+    import e3nn
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "e3nn": e3nn.__version__,
+        "load_average": os.getloadavg(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from equitools.data.rmd17 import MOLECULES  # the ten rMD17 molecules, listed once
+from equitools.models.registry import MODEL_DEFAULTS
 
 QM9_TARGETS = ("U0", "homo", "lumo", "gap", "mu")
 
@@ -38,13 +39,9 @@ ESCN_MOLECULES = {
 }
 # FreeCG's published size (Shao et al.), the same for rMD17 and QM9
 FREECG_PUBLISHED = {
-    "hidden_channels": 256,
-    "num_layers": 9,
-    "num_heads": 8,
-    "num_groups": 32,
-    "num_rbf": 32,
-    "cutoff": 5.0,
-}
+    key: MODEL_DEFAULTS["freecg"][key]
+    for key in ("hidden_channels", "num_layers", "num_heads", "num_groups", "num_rbf", "cutoff")
+}  # the registry's defaults are the published ones
 ESCN_NOTE = (
     "eSCN has no published molecular recipe (Passaro & Zitnick 2023 give OC20 settings only). Our "
     "molecule-sized choice: lmax 4 with mmax 2 keeps the SO(2) reduction and degrees beyond 2; 64 "
