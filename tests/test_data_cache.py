@@ -7,7 +7,7 @@ import pytest
 import torch
 from data_helpers import fake_frames, write_npz
 
-import equitools.data.rmd17 as rmd17_module
+import equitools.data.npz as npz_module
 from equitools.atomic import atomic_write
 from equitools.data import read_rmd17
 from equitools.data.cache import cache_path, default_cache_dir
@@ -23,7 +23,7 @@ def test_cache_is_reused_then_rebuilt_when_the_source_changes(tmp_path, monkeypa
     def refuse(*args, **kwargs):
         raise AssertionError("parsed again although the cache is current")
 
-    monkeypatch.setattr(rmd17_module, "read_npz_frames", refuse)
+    monkeypatch.setattr(npz_module, "read_npz_frames", refuse)
     again = read_rmd17(src, cache_dir=cache)
     assert torch.equal(again.energies, first.energies)
     monkeypatch.undo()

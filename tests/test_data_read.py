@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from ase import Atoms
 from ase.io import write
 from data_helpers import QM9_METHANE, fake_frames, write_npz
@@ -66,3 +67,36 @@ def test_read_errors(tmp_path):
         read(path, "pdb")
     with pytest.raises(ValueError, match="a.npz reads as rmd17: energy_unit only apply to extxyz files"):
         read(path, energy_unit="kcal/mol")
+
+
+def _water_xyz(path):
+    write(path, Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]], info={"energy": -1.0}))
+    return path
+
+
+LOADERS = {
+    "RMD17": lambda p, **o: data.RMD17(p, "water", **o),
+    "MD17": lambda p, **o: data.MD17(p, "water", **o),
+    "read_rmd17": lambda p, **o: data.read_rmd17(p / "rmd17_water_train_01.npz", **o),
+    "read_md17": lambda p, **o: data.read_md17(p / "md17_water.npz", **o),
+    "ExtXYZ": lambda p, **o: data.ExtXYZ(p / "w.xyz", forces_key=None, **o),
+    "QM9": lambda p, **o: data.QM9(p, **o),
+}
+
+
+@pytest.mark.parametrize("name", LOADERS)
+def test_every_loader_takes_the_shared_options_and_refuses_a_misspelt_one(tmp_path, name):
+    write_npz(tmp_path / "rmd17_water_train_01.npz", **fake_frames(z=(8, 1, 1)))
+    sgdml_npz(tmp_path / "md17_water.npz")
+    _water_xyz(tmp_path / "w.xyz")
+    (tmp_path / "dsgdb9nsd_000001.xyz").write_text(QM9_METHANE)
+    load = LOADERS[name]
+
+    seen = []
+    dataset = load(tmp_path, transform=lambda d: seen.append(d) or d, dtype=torch.float64, cache_dir=tmp_path / "c")
+    assert dataset[0].pos.dtype == torch.float64 and len(seen) == 1
+    assert len(list((tmp_path / "c").iterdir())) == 1
+    with pytest.raises(ValueError, match="apart"):
+        load(tmp_path, min_distance=5.0, use_cache=False)
+    with pytest.raises(TypeError, match="cache_directory"):
+        load(tmp_path, cache_directory=tmp_path / "c")

@@ -49,13 +49,17 @@ CHOICES = [
     ("data", "format", {"molecule": "aspirin"}),
     ("training", "reference_energies", {}),
     ("trainer", "progress_bar", {}),
+    ("model", "node_interaction", {"model": "escn"}),
 ]
 
 
 @pytest.mark.parametrize("section, key, context", CHOICES, ids=[f"{s}.{k}" for s, k, _ in CHOICES])
 def test_documented_choices_are_exactly_those_accepted(section, key, context):
-    choices = [yaml.safe_load(c) for c in re.split(r", | or ", config.DOCS[section][key][0])]
+    docs = registry.DOCS[context["model"]] if section == "model" else config.DOCS[section]
+    choices = [yaml.safe_load(c) for c in re.split(r", | or ", docs[key][0])]
     assert len(choices) >= 2
+    if section == "model":
+        assert sorted(choices) == sorted(registry.CHOICES[key])
     for value in choices:
         assert resolve_config({section: {**context, key: value}})[section][key] == value
     for value in ("bogus", 1, None):

@@ -11,7 +11,7 @@ import pytest
 import torch
 from data_helpers import QM9_METHANE, fake_frames, shared, write_npz
 
-import equitools.data.rmd17 as rmd17_module
+import equitools.data.npz as npz_module
 import equitools.data.validate as validate
 import equitools.safe_npz as safe_npz
 from equitools.atomic import atomic_write, atomic_write_text
@@ -115,7 +115,7 @@ def test_cache_sees_a_rewrite_that_keeps_size_and_mtime(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("parsed again although the file did not change")
 
-    monkeypatch.setattr(rmd17_module, "read_npz_frames", refuse)
+    monkeypatch.setattr(npz_module, "read_npz_frames", refuse)
     again = read_rmd17(src, cache_dir=cache)
     assert torch.equal(again.energies, rebuilt.energies)
 

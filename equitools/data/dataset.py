@@ -1,15 +1,20 @@
-"""``AtomsDataset``: frames as ``torch_geometric.data.Data``, the base of every loader."""
+"""``AtomsDataset``: frames as ``torch_geometric.data.Data``, the base of every loader; and
+``CachedDataset``, the base of the loaders that read files: the one place of the options they
+share (``transform``, ``dtype``, ``cache_dir``, ``use_cache``, ``min_distance``)."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch_geometric.data import Data
 
+from .cache import load_or_build
 from .frames import Frames
+from .validate import MIN_DISTANCE
 
 
 class AtomsDataset(torch.utils.data.Dataset):
@@ -106,3 +111,37 @@ class AtomsDataset(torch.utils.data.Dataset):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self)} frames, source={self.metadata.get('source')!r})"
+
+
+class CachedDataset(AtomsDataset):
+    """The frames ``build(min_distance)`` reads from the files ``sources``, through the cache.
+
+    For a loader: kind, sources, options: the cache key (:func:`~equitools.data.cache.load_or_build`;
+    ``min_distance`` is added to ``options``); build: ``min_distance -> (frames, metadata)``, which
+    reads, checks and converts ``sources``; metadata: entries added to the built metadata that the
+    frames do not depend on (the molecule, the split), not cached.
+
+    For a user, the keyword arguments every file loader takes: transform, dtype: as
+    :class:`AtomsDataset`; cache_dir: where processed frames are kept (default
+    :func:`~equitools.data.cache.default_cache_dir`); use_cache: False to neither read nor write
+    the cache; min_distance: the closest two atoms of a frame may be, in Å (a closer frame is
+    rejected as broken; 0 disables).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        sources: list[Path],
+        options: dict,
+        build: Callable[[float], tuple[Frames, dict]],
+        metadata: dict | None = None,
+        *,
+        transform: Callable[[Data], Data] | None = None,
+        dtype: torch.dtype | None = None,
+        cache_dir: str | Path | None = None,
+        use_cache: bool = True,
+        min_distance: float = MIN_DISTANCE,
+    ):
+        options = {**options, "min_distance": min_distance}
+        frames, built = load_or_build(kind, sources, options, lambda: build(min_distance), cache_dir, use_cache)
+        super().__init__(frames, {**built, **(metadata or {})}, transform=transform, dtype=dtype)

@@ -6,26 +6,25 @@ from pathlib import Path
 
 import ase.io
 import numpy as np
-import torch
 from ase import Atoms
 
-from .cache import load_or_build
-from .dataset import AtomsDataset
+from .dataset import CachedDataset
 from .errors import DataFormatError
 from .frames import Frames
 from .units import energy_factor
-from .validate import MIN_DISTANCE, check_frames
+from .validate import check_frames
 
 
-class ExtXYZ(AtomsDataset):
+class ExtXYZ(CachedDataset):
     """Frames of ``path`` read by ``ase.io`` (``format`` as ``ase.io.read``; ``.xyz`` and
     ``.extxyz`` are read as extended XYZ).
 
     energy_key / forces_key: where the labels are, in ``atoms.info`` / ``atoms.arrays`` or the
     results of the calculator ASE attaches (``energy``, ``forces``); None to read structures
     only. energy_unit: the file's energy unit (forces: that unit per Å), converted to eV.
-    min_distance: as :class:`~equitools.data.RMD17` (Cartesian distance within the cell: periodic
-    images are not compared).
+    options: ``transform``, ``dtype``, ``cache_dir``, ``use_cache``, ``min_distance``, as
+    :class:`~equitools.data.dataset.CachedDataset` (``min_distance``: Cartesian distance within
+    the cell, periodic images are not compared).
     Every frame also carries ``cell`` ``(1, 3, 3)`` Å and ``pbc`` ``(1, 3)`` bool, for
     :class:`~equitools.data.graphs.RadiusGraph` on periodic systems.
     """
@@ -38,25 +37,14 @@ class ExtXYZ(AtomsDataset):
         forces_key: str | None = "forces",
         energy_unit: str = "eV",
         format: str | None = None,
-        transform=None,
-        dtype: torch.dtype | None = None,
-        cache_dir=None,
-        use_cache: bool = True,
-        min_distance: float = MIN_DISTANCE,
+        **options,
     ):
         path = Path(path)
         factor = energy_factor(energy_unit)
         if format is None and path.suffix in (".xyz", ".extxyz"):
             format = "extxyz"
-        options = {
-            "energy_key": energy_key,
-            "forces_key": forces_key,
-            "energy_unit": energy_unit,
-            "format": format,
-            "min_distance": min_distance,
-        }
 
-        def build():
+        def build(min_distance: float) -> tuple[Frames, dict]:
             frames = [
                 _frame(path, k, atoms, energy_key, forces_key, factor, min_distance)
                 for k, atoms in enumerate(_read(path, format))
@@ -74,8 +62,8 @@ class ExtXYZ(AtomsDataset):
 
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file")
-        frames, metadata = load_or_build("extxyz", [path], options, build, cache_dir, use_cache)
-        super().__init__(frames, metadata, transform=transform, dtype=dtype)
+        settings = {"energy_key": energy_key, "forces_key": forces_key, "energy_unit": energy_unit, "format": format}
+        super().__init__("extxyz", [path], settings, build, **options)
 
 
 def _read(path: Path, format: str | None):

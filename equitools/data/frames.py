@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -71,15 +71,9 @@ class Frames:
         )
 
     def to_dict(self) -> dict:
-        """Plain tensors, for ``torch.save`` (loads with ``weights_only=True``)."""
-        return {
-            "z": self.z,
-            "pos": self.pos,
-            "ptr": self.ptr,
-            "energy": self.energy,
-            "forces": self.forces,
-            "graph": dict(self.graph),
-        }
+        """Plain tensors, for ``torch.save`` (loads with ``weights_only=True``): every field by
+        name, ``graph`` a copy."""
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "graph": dict(self.graph)}
 
     @classmethod
     def from_dict(cls, d: dict) -> Frames:

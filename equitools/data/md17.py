@@ -5,32 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
+from .npz import NpzDataset, NpzSchema
 
-from .cache import load_or_build
-from .dataset import AtomsDataset
-from .npz import read_npz_frames
-from .validate import MIN_DISTANCE
-
-KEYS = {"z": "z", "pos": "R", "energy": "E", "forces": "F"}
-ENERGY_UNIT = "kcal/mol"
+SCHEMA = NpzSchema("md17", {"z": "z", "pos": "R", "energy": "E", "forces": "F"}, "kcal/mol")
 
 
-class MD17(AtomsDataset):
+class MD17(NpzDataset):
     """All frames of ``root/md17_<molecule>.npz`` (or ``<molecule>_dft.npz``, as some files of
-    the sGDML site are named) as ``Data``. Other arguments as :class:`RMD17`."""
+    the sGDML site are named) as ``Data``. options: ``transform``, ``dtype``, ``cache_dir``,
+    ``use_cache``, ``min_distance``, as :class:`~equitools.data.dataset.CachedDataset`."""
 
-    def __init__(
-        self,
-        root: str | Path,
-        molecule: str,
-        *,
-        transform=None,
-        dtype: torch.dtype | None = None,
-        cache_dir=None,
-        use_cache: bool = True,
-        min_distance: float = MIN_DISTANCE,
-    ):
+    def __init__(self, root: str | Path, molecule: str, **options):
         root = Path(root)
         candidates = [
             root / f"md17_{molecule}.npz",
@@ -42,31 +27,9 @@ class MD17(AtomsDataset):
             raise FileNotFoundError(
                 f"no MD17 file for {molecule!r}; looked for: " + ", ".join(map(str, candidates[:2]))
             )
-        frames, metadata = _load(path, cache_dir, use_cache, min_distance)
-        super().__init__(frames, {**metadata, "molecule": molecule}, transform=transform, dtype=dtype)
+        super().__init__(path, SCHEMA, metadata={"molecule": molecule}, **options)
 
 
-def read_md17(
-    path: str | Path,
-    *,
-    transform=None,
-    dtype: torch.dtype | None = None,
-    cache_dir=None,
-    use_cache: bool = True,
-    min_distance: float = MIN_DISTANCE,
-) -> AtomsDataset:
-    """All frames of one sGDML/MD17 npz file; arguments as :class:`RMD17`."""
-    frames, metadata = _load(Path(path), cache_dir, use_cache, min_distance)
-    return AtomsDataset(frames, metadata, transform=transform, dtype=dtype)
-
-
-def _load(path: Path, cache_dir, use_cache: bool, min_distance: float):
-    frames, metadata = load_or_build(
-        "md17",
-        [path],
-        {"min_distance": min_distance},
-        lambda: read_npz_frames(path, KEYS, ENERGY_UNIT, min_distance=min_distance),
-        cache_dir,
-        use_cache,
-    )
-    return frames, {**metadata, "format": "md17"}
+def read_md17(path: str | Path, **options) -> NpzDataset:
+    """All frames of one sGDML/MD17 npz file; ``options`` as :class:`MD17`."""
+    return NpzDataset(path, SCHEMA, **options)

@@ -1,17 +1,31 @@
-"""Force-field ``.npz`` files (the rMD17 and sGDML/MD17 schemas) read into :class:`Frames`."""
+"""Force-field ``.npz`` files (the rMD17 and sGDML/MD17 schemas, :class:`NpzSchema`) read into
+:class:`Frames`, and one such file as a dataset (:class:`NpzDataset`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..safe_npz import READ_ERRORS, UnsafeNpzError, npy_header, open_npz, read_member
+from .dataset import CachedDataset
 from .errors import DataFormatError
 from .frames import Frames
+from .splits import read_index_file
 from .units import energy_factor
 from .validate import MIN_DISTANCE, check_frames
+
+
+@dataclass(frozen=True)
+class NpzSchema:
+    """A force-field npz format: its name, the key in the file of each field (``z``, ``pos``,
+    ``energy``, ``forces``) and the unit of its energies (forces: that unit per Å)."""
+
+    format: str
+    keys: Mapping[str, str]
+    energy_unit: str
 
 
 def read_npz_arrays(path: str | Path, keys: Mapping[str, str]) -> tuple[dict[str, np.ndarray], dict]:
@@ -102,3 +116,36 @@ def read_npz_frames(
         "attributes": extras,
     }
     return frames, metadata
+
+
+def count_frames(path: str | Path, schema: NpzSchema) -> int:
+    """How many frames the npz file ``path`` of ``schema`` holds (its energies are read, nothing else)."""
+    return len(read_npz_arrays(path, {"energy": schema.keys["energy"]})[0]["energy"])
+
+
+class NpzDataset(CachedDataset):
+    """The frames of the npz file ``path`` in ``schema`` as ``Data``, in eV and eV/Å: all of them,
+    or those at the indices listed in ``index_file`` (a CSV as rMD17's official splits).
+
+    metadata: entries to add to the dataset's metadata (``format`` is the schema's). options:
+    ``transform``, ``dtype``, ``cache_dir``, ``use_cache``, ``min_distance``, as
+    :class:`~equitools.data.dataset.CachedDataset`.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        schema: NpzSchema,
+        index_file: str | Path | None = None,
+        metadata: dict | None = None,
+        **options,
+    ):
+        path = Path(path)
+
+        def build(min_distance: float) -> tuple[Frames, dict]:
+            indices = None if index_file is None else read_index_file(index_file, count_frames(path, schema))
+            return read_npz_frames(path, schema.keys, schema.energy_unit, indices, min_distance=min_distance)
+
+        sources = [path] if index_file is None else [path, Path(index_file)]
+        metadata = {"format": schema.format, **(metadata or {})}
+        super().__init__(schema.format, sources, {}, build, metadata, **options)

@@ -10,13 +10,12 @@ import numpy as np
 import torch
 
 from ..extras import locate
-from .cache import load_or_build
-from .dataset import AtomsDataset
+from .dataset import CachedDataset
 from .errors import DataFormatError
 from .frames import Frames
 from .qm9_parse import ELEMENTS, PROPERTIES, Molecule, iter_csv, iter_raw_archive, iter_raw_folder, read_exclusions
 from .units import HARTREE
-from .validate import MIN_DISTANCE, check_frames
+from .validate import check_frames
 
 TARGETS = (
     "mu",
@@ -96,7 +95,7 @@ def targets_of(molecule: Molecule) -> np.ndarray:
     return np.array([out[k] for k in TARGETS])
 
 
-class QM9(AtomsDataset):
+class QM9(CachedDataset):
     """QM9 molecules as ``Data``: ``z``, ``pos`` (Å), ``energy`` (U0, eV, ``(1,)``), ``y``
     ``(1, 19)`` in ``TARGETS`` order, each target also by name (``data.gap``, ``(1,)``) and
     ``idx`` (the QM9 index). No forces: QM9 holds relaxed geometries without gradients.
@@ -105,8 +104,9 @@ class QM9(AtomsDataset):
     files, the ``dsgdb9nsd.xyz.tar.bz2`` archive, or a folder holding the archive or
     ``qm9_part*.csv``. exclude: QM9 indices to drop, or the path of the release's
     ``uncharacterized.txt`` (the 3,054 molecules that failed its consistency check; qm9pack
-    already leaves them out). min_distance: as :class:`~equitools.data.RMD17`. Molecules are
-    ordered by QM9 index.
+    already leaves them out). options: ``transform``, ``dtype``, ``cache_dir``, ``use_cache``,
+    ``min_distance``, as :class:`~equitools.data.dataset.CachedDataset`. Molecules are ordered by
+    QM9 index.
     """
 
     targets = TARGETS
@@ -117,22 +117,16 @@ class QM9(AtomsDataset):
         root: str | Path | None = None,
         *,
         exclude: Iterable[int] | str | Path | None = None,
-        transform=None,
-        dtype: torch.dtype | None = None,
-        cache_dir=None,
-        use_cache: bool = True,
-        min_distance: float = MIN_DISTANCE,
+        **options,
     ):
         kind, sources = _locate(root)
         excluded = sorted(read_exclusions(exclude) if isinstance(exclude, (str, Path)) else set(exclude or ()))
         extra = [Path(exclude)] if isinstance(exclude, (str, Path)) else []
 
-        def build():
+        def build(min_distance: float) -> tuple[Frames, dict]:
             return _build(_molecules(kind, sources), sources, set(excluded), min_distance)
 
-        options = {"exclude": excluded, "min_distance": min_distance}
-        frames, metadata = load_or_build(f"qm9-{kind}", sources + extra, options, build, cache_dir, use_cache)
-        super().__init__(frames, metadata, transform=transform, dtype=dtype)
+        super().__init__(f"qm9-{kind}", sources + extra, {"exclude": excluded}, build, **options)
 
     def target_index(self, name: str) -> int:
         """Column of ``name`` in ``data.y``."""

@@ -15,13 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .cache import load_or_build
-from .dataset import AtomsDataset
-from .npz import read_npz_arrays, read_npz_frames
+from .npz import NpzDataset, NpzSchema, count_frames
 from .splits import read_index_file
-from .validate import MIN_DISTANCE
 
 MOLECULES = (
     "aspirin",
@@ -35,8 +31,9 @@ MOLECULES = (
     "toluene",
     "uracil",
 )
-KEYS = {"z": "nuclear_charges", "pos": "coords", "energy": "energies", "forces": "forces"}
-ENERGY_UNIT = "kcal/mol"
+SCHEMA = NpzSchema(
+    "rmd17", {"z": "nuclear_charges", "pos": "coords", "energy": "energies", "forces": "forces"}, "kcal/mol"
+)
 SPLITS = ("train", "test", "all")
 
 
@@ -46,77 +43,37 @@ def official_split(root: str | Path, molecule: str, split_index: int = 1) -> dic
     npz, splits_dir = _release(Path(root), molecule)
     if npz is None:
         raise FileNotFoundError(f"no rMD17 release (npz_data/rmd17_{molecule}.npz) under {root}")
-    n_frames = _count_frames(npz)
+    n_frames = count_frames(npz, SCHEMA)
     return {
         part: read_index_file(splits_dir / f"index_{part}_{split_index:02d}.csv", n_frames)
         for part in ("train", "test")
     }
 
 
-class RMD17(AtomsDataset):
+class RMD17(NpzDataset):
     """rMD17 frames of ``molecule`` as ``Data`` (energy eV, forces eV/Å).
 
     split: ``"train"`` or ``"test"`` (official split ``split_index``, 1..5: pre-split files if
     present, else the release npz with its index CSVs) or ``"all"`` (the release npz, 100,000
-    frames). min_distance: the closest two atoms may be, in Å (closer frames are rejected as
-    broken; 0 disables). Other arguments as :class:`AtomsDataset`; processed frames are cached
-    in ``cache_dir`` (see :mod:`equitools.data.cache`).
+    frames). options: ``transform``, ``dtype``, ``cache_dir``, ``use_cache``, ``min_distance``,
+    as :class:`~equitools.data.dataset.CachedDataset` (processed frames are cached, see
+    :mod:`equitools.data.cache`).
     """
 
-    def __init__(
-        self,
-        root: str | Path,
-        molecule: str,
-        split: str = "train",
-        split_index: int = 1,
-        *,
-        transform=None,
-        dtype: torch.dtype | None = None,
-        cache_dir=None,
-        use_cache: bool = True,
-        min_distance: float = MIN_DISTANCE,
-    ):
+    def __init__(self, root: str | Path, molecule: str, split: str = "train", split_index: int = 1, **options):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if not 1 <= split_index <= 5:
             raise ValueError(f"split_index must be 1..5 (the official rMD17 splits), got {split_index}")
-        sources, index_file = _locate(Path(root), molecule, split, split_index)
-
-        def build():
-            indices = None if index_file is None else read_index_file(index_file, _count_frames(sources[0]))
-            return read_npz_frames(sources[0], KEYS, ENERGY_UNIT, indices, min_distance=min_distance)
-
-        options = {"split": split, "split_index": split_index, "min_distance": min_distance}
-        frames, metadata = load_or_build("rmd17", sources, options, build, cache_dir, use_cache)
-        metadata = {**metadata, "format": "rmd17", "molecule": molecule, "split": split, "split_index": split_index}
-        super().__init__(frames, metadata, transform=transform, dtype=dtype)
+        npz, index_file = _locate(Path(root), molecule, split, split_index)
+        metadata = {"molecule": molecule, "split": split, "split_index": split_index}
+        super().__init__(npz, SCHEMA, index_file, metadata, **options)
 
 
-def read_rmd17(
-    path: str | Path,
-    *,
-    transform=None,
-    dtype: torch.dtype | None = None,
-    cache_dir=None,
-    use_cache: bool = True,
-    min_distance: float = MIN_DISTANCE,
-) -> AtomsDataset:
+def read_rmd17(path: str | Path, **options) -> NpzDataset:
     """All frames of one npz file in the rMD17 schema (published, pre-split or generated);
-    arguments as :class:`RMD17`."""
-    path = Path(path)
-    frames, metadata = load_or_build(
-        "rmd17-file",
-        [path],
-        {"min_distance": min_distance},
-        lambda: read_npz_frames(path, KEYS, ENERGY_UNIT, min_distance=min_distance),
-        cache_dir,
-        use_cache,
-    )
-    return AtomsDataset(frames, {**metadata, "format": "rmd17"}, transform=transform, dtype=dtype)
-
-
-def _count_frames(npz: Path) -> int:
-    return len(read_npz_arrays(npz, {"energy": KEYS["energy"]})[0]["energy"])
+    ``options`` as :class:`RMD17`."""
+    return NpzDataset(path, SCHEMA, **options)
 
 
 def _release(root: Path, molecule: str) -> tuple[Path | None, Path]:
@@ -127,24 +84,24 @@ def _release(root: Path, molecule: str) -> tuple[Path | None, Path]:
     return None, root / "splits"
 
 
-def _locate(root: Path, molecule: str, split: str, split_index: int) -> tuple[list[Path], Path | None]:
-    """Source files (npz first) and the index file to apply, if any."""
+def _locate(root: Path, molecule: str, split: str, split_index: int) -> tuple[Path, Path | None]:
+    """The npz file to read and the index file to apply to it, if any."""
     tried = []
     if split != "all":
         for base in (root, root / "rmd17"):
             pre = base / f"rmd17_{molecule}_{split}_{split_index:02d}.npz"
             if pre.is_file():
-                return [pre], None
+                return pre, None
             tried.append(pre)
     npz, splits_dir = _release(root, molecule)
     tried.append(root / "npz_data" / f"rmd17_{molecule}.npz")
     if npz is not None:
         if split == "all":
-            return [npz], None
+            return npz, None
         index_file = splits_dir / f"index_{split}_{split_index:02d}.csv"
         if not index_file.is_file():
             raise FileNotFoundError(f"{npz} found but not its official split file {index_file}")
-        return [npz, index_file], index_file
+        return npz, index_file
     hint = "" if molecule in MOLECULES else f" (rMD17 molecules: {', '.join(MOLECULES)})"
     raise FileNotFoundError(
         f"no rMD17 data for {molecule!r} {split}{hint}; looked for: " + ", ".join(str(p) for p in tried)

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from ..key_docs import KeyDoc, key_docs
 from ..nn.node_interaction import NODE_INTERACTIONS
 from ..ranges import COUNT, POSITIVE, Number
 from .potential import Potential
@@ -96,123 +97,96 @@ RETIRED_KEYS: dict[str, dict[str, tuple[Any, str]]] = {
 """Keys removed because they had one valid value (model → key → (value, why)): still accepted at
 that value, which is dropped; any other value is an error."""
 
-SHARED_DOCS = {
-    "cutoff": ("", "Å", "neighbour cutoff (cosine cutoff function)"),
-    "activation": ("silu, tanh, gelu, ssp or relu", "", "the activation function"),
-}
-"""Keys that mean the same in every architecture."""
-
-NODE_INTERACTION_DOC = (
-    " or ".join(NODE_INTERACTIONS),
-    "",
-    (
-        "gaunt: in every layer, add a node-wise self-interaction x ⊗ x by a Gaunt tensor product "
-        "(Luo et al., ICLR 2024; nn.node_interaction), with an output scale that starts at 0, so a fresh "
-        "model computes the same function as with none; none: the published architecture"
-    ),
+SHARED_DOCS = key_docs(
+    """
+    cutoff           |                               | Å | neighbour cutoff (cosine cutoff function)
+    activation       | silu, tanh, gelu, ssp or relu |   | the activation function
+    node_interaction | none or gaunt                 |   | gaunt: in every layer, add a node-wise self-interaction x ⊗ x
+                                                           by a Gaunt tensor product (Luo et al., ICLR 2024;
+                                                           nn.node_interaction), with an output scale that starts at 0,
+                                                           so a fresh model computes the same function as with none;
+                                                           none: the published architecture
+    """
 )
-"""The ``node_interaction`` key of eSCN and FreeCG."""
+"""Keys that mean the same in every architecture that has them."""
 
-DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
-    "common": {
-        "model": (
-            "tensornet, escn or freecg",
-            "",
-            "the architecture; required in a model section (every other key is optional)",
-        ),
-        "max_z": ("", "", "the largest atomic number the model accepts"),
-        "atomic_energies": (
-            "{z: energy}, a list indexed by z, or null",
-            "eV",
-            (
-                "per-element reference energies E_ref[z], kept and summed in float64 (null: 0); "
-                "training sets them (training.reference_energies)"
-            ),
-        ),
-        "energy_scale": (
-            "",
-            "",
-            ("atomic energy = energy_scale · readout + energy_shift + E_ref[z]; training sets it from the data"),
-        ),
-        "energy_shift": ("", "eV", "see energy_scale; training sets it from the data"),
-        "readout": (
-            "sum, mean or dipole",
-            "",
-            (
-                "sum: energies (extensive); mean: intensive properties; dipole: |Σ q_i r_i| with neutral "
-                "charges (QM9 mu)"
-            ),
-        ),
-        "dtype": (
-            "float32 or float64",
-            "",
-            "the dtype of the weights and of the computation (energies are summed in float64)",
-        ),
-    },
-    "tensornet": {
-        "hidden_channels": ("", "", "channels of the tensor features (I, A, S; or the ICTs of ranks 0…max_rank)"),
-        "num_layers": ("", "", "interaction layers"),
-        "num_rbf": ("", "", "radial basis functions (at least 2 with gaussian)"),
-        "rbf_type": ("expnorm, bessel or gaussian", "", "the radial basis (expnorm: exponential-normal)"),
-        **SHARED_DOCS,
-        "equivariance_group": ("O(3) or SO(3)", "", "O(3): invariant under reflections too; SO(3): rotations only"),
-        "max_rank": (
-            "",
-            "",
-            (
-                "2: the paper's 3×3 tensors (I, A, S); 3 or 4: irreducible Cartesian tensors of ranks 0…max_rank "
-                "per channel, coupled by ICT products (nn.tensornet_ict; a training step takes about 1.7× as long at 3)"
-            ),
-        ),
-    },
-    "escn": {
-        "sphere_channels": ("", "", "channels of the spherical node features (degrees 0..lmax)"),
-        "hidden_channels": ("", "", "channels inside the SO(2) convolutions and the node blocks"),
-        "edge_channels": ("", "", "channels of the edge embedding (distance and elements)"),
-        "num_layers": ("", "", "message-passing layers"),
-        "lmax": ("", "", "the largest degree L of the node features"),
-        "mmax": ("", "", "the largest order m kept in the edge frame (<= lmax)"),
-        "num_rbf": ("", "", "Gaussian distance functions on [0, cutoff] (at least 2; formerly num_basis, still read)"),
-        **SHARED_DOCS,
-        "node_interaction": NODE_INTERACTION_DOC,
-    },
-    "freecg": {
-        "hidden_channels": (
-            "",
-            "",
-            (
-                "channels of the scalar and l = 1, 2 features (the degrees are fixed: the "
-                "former key lmax is still read if it is 2)"
-            ),
-        ),
-        "num_layers": ("", "", "message-passing layers"),
-        "num_heads": ("", "", "attention heads (divides hidden_channels)"),
-        "num_groups": ("", "", "channel groups of the group CG transform (divides hidden_channels)"),
-        "num_rbf": ("", "", "exponential-normal radial basis functions"),
-        **SHARED_DOCS,
-        "cg_paths": (
-            "sparse or full",
-            "",
-            (
-                "group CG paths: sparse, the parity-allowed ones (O(3)); full, also "
-                "1⊗1→1, 1⊗2→2, 2⊗1→2, 2⊗2→1 (then SO(3) only)"
-            ),
-        ),
-        "shuffle": (
-            "true or false",
-            "",
-            ("shift the group CG output by half a group per layer, so each group mixes two groups of the layer before"),
-        ),
-        "attention_enhancer": (
-            "true or false",
-            "",
-            ("add a term of the neighbour's features along the edge direction to the attention logits"),
-        ),
-        "node_interaction": NODE_INTERACTION_DOC,
-    },
+
+def _model_docs(model: str, table: str) -> dict[str, KeyDoc]:
+    """The docs of ``model``'s keys, in the order of its defaults: its own ``table`` over :data:`SHARED_DOCS`."""
+    docs = {**SHARED_DOCS, **key_docs(table)}
+    return {key: docs[key] for key in MODEL_DEFAULTS[model]}
+
+
+DOCS: dict[str, dict[str, KeyDoc]] = {
+    "common": key_docs(
+        """
+        model           | tensornet, escn or freecg                 |    | the architecture; required in a model section
+                                                                           (every other key is optional)
+        max_z           |                                           |    | the largest atomic number the model accepts
+        atomic_energies | {z: energy}, a list indexed by z, or null | eV | per-element reference energies E_ref[z], kept
+                                                                           and summed in float64 (null: 0); training
+                                                                           sets them (training.reference_energies)
+        energy_scale    |                                           |    | atomic energy = energy_scale · readout +
+                                                                           energy_shift + E_ref[z]; training sets it
+                                                                           from the data
+        energy_shift    |                                           | eV | see energy_scale; training sets it from the
+                                                                           data
+        readout         | sum, mean or dipole                       |    | sum: energies (extensive); mean: intensive
+                                                                           properties; dipole: |Σ q_i r_i| with neutral
+                                                                           charges (QM9 mu)
+        dtype           | float32 or float64                        |    | the dtype of the weights and of the
+                                                                           computation (energies are summed in float64)
+        """
+    ),
+    "tensornet": _model_docs(
+        "tensornet",
+        """
+        hidden_channels    |                             |  | channels of the tensor features (I, A, S; or the ICTs of
+                                                              ranks 0…max_rank)
+        num_layers         |                             |  | interaction layers
+        num_rbf            |                             |  | radial basis functions (at least 2 with gaussian)
+        rbf_type           | expnorm, bessel or gaussian |  | the radial basis (expnorm: exponential-normal)
+        equivariance_group | O(3) or SO(3)               |  | O(3): invariant under reflections too; SO(3): rotations
+                                                              only
+        max_rank           |                             |  | 2: the paper's 3×3 tensors (I, A, S); 3 or 4: irreducible
+                                                              Cartesian tensors of ranks 0…max_rank per channel, coupled
+                                                              by ICT products (nn.tensornet_ict; a training step takes
+                                                              about 1.7× as long at 3)
+        """,
+    ),
+    "escn": _model_docs(
+        "escn",
+        """
+        sphere_channels |  |  | channels of the spherical node features (degrees 0..lmax)
+        hidden_channels |  |  | channels inside the SO(2) convolutions and the node blocks
+        edge_channels   |  |  | channels of the edge embedding (distance and elements)
+        num_layers      |  |  | message-passing layers
+        lmax            |  |  | the largest degree L of the node features
+        mmax            |  |  | the largest order m kept in the edge frame (<= lmax)
+        num_rbf         |  |  | Gaussian distance functions on [0, cutoff] (at least 2; formerly num_basis, still read)
+        """,
+    ),
+    "freecg": _model_docs(
+        "freecg",
+        """
+        hidden_channels    |                |  | channels of the scalar and l = 1, 2 features (the degrees are fixed:
+                                                 the former key lmax is still read if it is 2)
+        num_layers         |                |  | message-passing layers
+        num_heads          |                |  | attention heads (divides hidden_channels)
+        num_groups         |                |  | channel groups of the group CG transform (divides hidden_channels)
+        num_rbf            |                |  | exponential-normal radial basis functions
+        cg_paths           | sparse or full |  | group CG paths: sparse, the parity-allowed ones (O(3)); full, also
+                                                 1⊗1→1, 1⊗2→2, 2⊗1→2, 2⊗2→1 (then SO(3) only)
+        shuffle            | true or false  |  | shift the group CG output by half a group per layer, so each group
+                                                 mixes two groups of the layer before
+        attention_enhancer | true or false  |  | add a term of the neighbour's features along the edge direction to the
+                                                 attention logits
+        """,
+    ),
 }
-"""(type, unit, meaning) of every model key, common and per architecture; the type is empty for
-the numeric keys, whose type and range are in :data:`NUMBERS`."""
+"""(type, unit, meaning) of every model key, common and per architecture, written as text tables
+(:func:`~equitools.key_docs.key_docs`); the type is empty for the numeric keys, whose type and
+range are in :data:`NUMBERS`."""
 
 NUMBERS: dict[str, Number] = {
     "hidden_channels": COUNT,

@@ -70,42 +70,60 @@ def edge_frames(vec: torch.Tensor) -> torch.Tensor:
     return torch.stack([u, r, w], dim=-2)
 
 
-def _orders(lmax: int, mmax: int) -> list[tuple[int, int]]:
-    """(l, m) of the coefficients kept in the edge frame, ordered by l then m."""
-    return [(l, m) for l in range(lmax + 1) for m in range(-min(l, mmax), min(l, mmax) + 1)]
-
-
 class EdgeRotation(nn.Module):
-    """Rotate spherical channels into each edge's frame, truncated to |m| <= m_max, and back."""
+    """Rotate spherical channels into each edge's frame, truncated to |m| <= m_max, and back.
+
+    In the edge frame the coefficients are kept *by order*, the layout of the SO(2) maps: a list of
+    blocks, ``(E, L+1, C)`` for m = 0 (degrees 0..L) and ``(E, 2, L+1-m, C)`` for each m = 1..m_max
+    (+m then −m, degrees m..L), so that nothing is permuted between the rotation, the convolutions
+    and the activation.
+    """
 
     def __init__(self, lmax: int, mmax: int):
         super().__init__()
         self.lmax, self.mmax = lmax, mmax
-        # rows of D_l kept: m = -min(l, mmax)..min(l, mmax), i.e. indices l + m
-        self.kept = [list(range(l - min(l, mmax), l + min(l, mmax) + 1)) for l in range(lmax + 1)]
+        self.k = [min(l, mmax) for l in range(lmax + 1)]  # D_l keeps rows m = -k..k, i.e. indices l + m
 
     def wigner(self, R: torch.Tensor) -> list[torch.Tensor]:
-        """Truncated D matrices per degree: ``(E, n_kept(l), 2l+1)``, from ``so3.wigner_D_all``."""
-        return [D[:, rows[0] : rows[-1] + 1, :] for D, rows in zip(so3.wigner_D_all(self.lmax, R), self.kept)]
+        """Truncated D matrices per degree: ``(E, 2 min(l, m_max) + 1, 2l+1)``, from ``so3.wigner_D_all``."""
+        return [D[:, l - k : l + k + 1, :] for l, (D, k) in enumerate(zip(so3.wigner_D_all(self.lmax, R), self.k))]
 
-    def to_edge(self, x: torch.Tensor, D: list[torch.Tensor]) -> torch.Tensor:
-        """``(E, (L+1)^2, C)`` global → ``(E, K, C)`` edge frame, K = number of kept (l, m)."""
+    def to_edge(self, x: torch.Tensor, D: list[torch.Tensor]) -> list[torch.Tensor]:
+        """``(E, (L+1)^2, C)`` global → the edge-frame blocks by order (see the class)."""
         degrees = x.split([2 * l + 1 for l in range(self.lmax + 1)], dim=1)  # (split: cheap backward)
-        return torch.cat([torch.matmul(D[l], part) for l, part in enumerate(degrees)], dim=1)
+        # rows[l][k_l + m]; D_0 = 1 (scalars do not rotate)
+        rows = [degrees[0].unbind(1)] + [torch.matmul(d, part).unbind(1) for d, part in zip(D[1:], degrees[1:])]
+        blocks = [torch.stack([rows[l][k] for l, k in enumerate(self.k)], dim=1)]
+        for m in range(1, self.mmax + 1):
+            kept = range(m, self.lmax + 1)
+            signed = [rows[l][self.k[l] + m] for l in kept] + [rows[l][self.k[l] - m] for l in kept]
+            blocks.append(torch.stack(signed, dim=1).view(x.shape[0], 2, len(kept), x.shape[-1]))
+        return blocks
 
-    def from_edge(self, y: torch.Tensor, D: list[torch.Tensor]) -> torch.Tensor:
-        """``(E, K, C)`` edge frame → ``(E, (L+1)^2, C)`` global (the transpose rotation)."""
-        degrees = y.split([d.shape[1] for d in D], dim=1)
-        return torch.cat([torch.matmul(d.transpose(1, 2), part) for d, part in zip(D, degrees)], dim=1)
+    def from_edge(
+        self, blocks: list[torch.Tensor], D: list[torch.Tensor], scale: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Edge-frame blocks → ``(E, (L+1)^2, C)`` global (the transpose rotation), times ``scale`` ``(E,)``
+        if given (folded into the rotation matrices, the cheaper side)."""
+        zero = blocks[0].unbind(1)  # zero[l]
+        signed = [[half.unbind(1) for half in b.unbind(1)] for b in blocks[1:]]  # [m - 1][0: +m, 1: -m][l - m]
+        out = [zero[0].unsqueeze(1) if scale is None else zero[0].unsqueeze(1) * scale.view(-1, 1, 1)]  # D_0 = 1
+        for l, (d, k) in enumerate(zip(D[1:], self.k[1:]), start=1):
+            rows = [signed[m - 1][1][l - m] for m in range(k, 0, -1)] + [zero[l]]
+            rows += [signed[m - 1][0][l - m] for m in range(1, k + 1)]
+            back = d.transpose(1, 2) if scale is None else d.transpose(1, 2) * scale.view(-1, 1, 1)
+            out.append(torch.matmul(back, torch.stack(rows, dim=1)))
+        return torch.cat(out, dim=1)
 
 
 class SO2Convolution(nn.Module):
-    """SO(2)-equivariant linear map of edge-frame coefficients ``(E, K, C_in)`` → ``(E, K, C_out)``.
+    """SO(2)-equivariant linear map of edge-frame blocks by order (:class:`EdgeRotation`), ``C_in`` →
+    ``C_out`` channels.
 
     Per order m: all degrees l ≥ m (and their channels) are flattened and mixed, m = 0 by one real
     matrix, m > 0 by a complex one (W₁, W₂) acting on (x_{+m}, x_{−m}). The inputs of each order are
     first scaled by a linear function of the edge embedding (the same for +m and −m).
-    ``extra_m0``: additional invariant outputs from the m = 0 part (returned separately).
+    ``extra_m0``: additional invariant outputs ``(E, extra_m0)`` from the m = 0 part (returned separately).
     """
 
     def __init__(
@@ -114,68 +132,46 @@ class SO2Convolution(nn.Module):
         super().__init__()
         self.lmax, self.mmax = lmax, mmax
         self.in_channels, self.out_channels, self.extra_m0 = in_channels, out_channels, extra_m0
-        orders = _orders(lmax, mmax)
-        position = {lm: k for k, lm in enumerate(orders)}
         sizes = [lmax + 1 - m for m in range(mmax + 1)]
         self.sizes = sizes
-        # one gather puts the coefficients in blocks m = 0, +1, -1, +2, -2, ... (degrees l >= |m|)
-        blocks = [[position[(l, 0)] for l in range(lmax + 1)]]
-        for m in range(1, mmax + 1):
-            blocks += [[position[(l, m)] for l in range(m, lmax + 1)], [position[(l, -m)] for l in range(m, lmax + 1)]]
-        gather = torch.tensor([k for block in blocks for k in block])
-        self.block_sizes = [len(block) for block in blocks]
-        self.register_buffer("gather", gather, persistent=False)
-        self.num_coefficients = len(orders)
         self.radial = nn.Linear(edge_channels, sum(sizes) * in_channels)
         self.fc = nn.ModuleList()
         self.fc.append(nn.Linear(sizes[0] * in_channels, sizes[0] * out_channels + extra_m0))
         for m in range(1, mmax + 1):
             self.fc.append(nn.Linear(sizes[m] * in_channels, 2 * sizes[m] * out_channels, bias=False))
-        # the output position of every kept coefficient, to reassemble in (l, m) order
-        self.register_buffer("inverse", torch.argsort(gather), persistent=False)
 
-    def forward(self, x: torch.Tensor, edge: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        E = x.shape[0]
+    def forward(self, blocks: list[torch.Tensor], edge: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        E = edge.shape[0]
         Ci, Co = self.in_channels, self.out_channels
         scale = self.radial(edge).split([s * Ci for s in self.sizes], dim=-1)
-        # (split/unbind rather than slicing: their backward is a cat, not a zero-filled copy per slice)
-        blocks = x.index_select(1, self.gather).split(self.block_sizes, dim=1)
         y0, extra = self.fc[0](blocks[0].reshape(E, self.sizes[0] * Ci) * scale[0]).split(
             [self.sizes[0] * Co, self.extra_m0], dim=-1
         )
         outs = [y0.reshape(E, self.sizes[0], Co)]
         for m in range(1, self.mmax + 1):
             n = self.sizes[m]
-            xp = blocks[2 * m - 1].reshape(E, n * Ci) * scale[m]
-            xn = blocks[2 * m].reshape(E, n * Ci) * scale[m]
-            # one matmul for both halves: fc(x) = (W₁ x ‖ W₂ x)
-            p1, p2 = self.fc[m](xp).view(E, 2, n, Co).unbind(1)
-            n1, n2 = self.fc[m](xn).view(E, 2, n, Co).unbind(1)
-            outs.append(p1 - n2)  # +m: W₁ x₊ − W₂ x₋
-            outs.append(p2 + n1)  # −m: W₂ x₊ + W₁ x₋
-        y = torch.cat(outs, dim=1).index_select(1, self.inverse)
-        return y, extra
+            # one matmul for both signs and both weights: fc(x±) = (W₁ x± ‖ W₂ x±)
+            y = self.fc[m](blocks[m].reshape(E, 2, n * Ci) * scale[m].unsqueeze(1)).view(E, 2, 2, n, Co)
+            (p1, p2), (n1, n2) = (half.unbind(1) for half in y.unbind(1))  # (unbind: cheap backward)
+            outs.append(torch.stack([p1 - n2, p2 + n1], dim=1))  # +m: W₁ x₊ − W₂ x₋; −m: W₂ x₊ + W₁ x₋
+        return outs, extra
 
 
 class EdgeFrameActivation(nn.Module):
-    """Exact nonlinearity in the edge frame: SiLU on m = 0 coefficients, sigmoid gates on ±m pairs.
+    """Exact nonlinearity on edge-frame blocks: SiLU on the m = 0 block, sigmoid gates on each ±m block.
 
     ``gates``: ``(E, m_max · C)`` invariant pre-activations, one per order m > 0 and channel.
     """
 
-    def __init__(self, lmax: int, mmax: int, act: str):
+    def __init__(self, mmax: int, act: str):
         super().__init__()
         self.act = make_activation(act)
-        orders = _orders(lmax, mmax)
-        self.register_buffer("order", torch.tensor([abs(m) for _, m in orders]), persistent=False)
         self.mmax = mmax
 
-    def forward(self, y: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
-        E, _, C = y.shape
-        g = torch.cat([y.new_zeros(E, 1, C), torch.sigmoid(gates).view(E, self.mmax, C)], dim=1)
-        g = g.index_select(1, self.order)
-        is_zero = (self.order == 0).view(1, -1, 1)
-        return torch.where(is_zero, self.act(y), y * g)
+    def forward(self, blocks: list[torch.Tensor], gates: torch.Tensor) -> list[torch.Tensor]:
+        E, _, C = blocks[0].shape
+        g = torch.sigmoid(gates).view(E, self.mmax, 1, 1, C).unbind(1)
+        return [self.act(blocks[0])] + [b * gm for b, gm in zip(blocks[1:], g)]
 
 
 class EdgeEmbedding(nn.Module):
@@ -221,7 +217,7 @@ class MessageBlock(nn.Module):
         self.conv1 = SO2Convolution(
             lmax, mmax, 2 * sphere_channels, hidden_channels, edge_channels, extra_m0=mmax * hidden_channels
         )
-        self.activation = EdgeFrameActivation(lmax, mmax, act)
+        self.activation = EdgeFrameActivation(mmax, act)
         self.conv2 = SO2Convolution(lmax, mmax, hidden_channels, sphere_channels, edge_channels)
 
     def forward(
@@ -234,16 +230,14 @@ class MessageBlock(nn.Module):
         cut: torch.Tensor,
     ) -> torch.Tensor:
         out = x.new_zeros(x.shape)
-        kept = self.conv1.num_coefficients
-        per_edge = max(x.shape[1] * x.shape[2], kept * self.conv1.in_channels, kept * self.conv1.out_channels)
+        per_edge = x.shape[1] * max(self.conv1.in_channels, self.conv1.out_channels)
         for block in edge_blocks(edge.shape[0], per_edge * x.element_size(), x.device):
             src, dst = graph.edge_index[0, block], graph.edge_index[1, block]
             Db = [d[block] for d in D]
-            m = torch.cat([rotation.to_edge(gather(x, src), Db), rotation.to_edge(gather(x, dst), Db)], dim=-1)
-            h, gates = self.conv1(m, edge[block])
-            h = self.activation(h, gates) if self.mmax > 0 else self.activation.act(h)
-            h, _ = self.conv2(h, edge[block])
-            out = index_add(out, dst, rotation.from_edge(h, Db) * cut[block].view(-1, 1, 1))
+            pair = torch.cat([gather(x, src), gather(x, dst)], dim=-1)  # (E, (L+1)^2, 2C)
+            h, gates = self.conv1(rotation.to_edge(pair, Db), edge[block])
+            h, _ = self.conv2(self.activation(h, gates), edge[block])
+            out = index_add(out, dst, rotation.from_edge(h, Db, cut[block]))
         return out
 
 

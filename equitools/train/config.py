@@ -20,6 +20,7 @@ from equitools.models.registry import ConfigValueError
 from equitools.models.registry import resolve_config as resolve_model
 
 from ..atomic import atomic_write_text
+from ..key_docs import KeyDoc, key_docs
 from ..ranges import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, Number
 
 SCHEMA: dict[str, dict[str, Any]] = {
@@ -71,132 +72,106 @@ SCHEMA: dict[str, dict[str, Any]] = {
 }
 """Every key of the ``data``, ``training``, ``trainer`` and ``output`` sections, at its default."""
 
-DOCS: dict[str, dict[str, tuple[str, str, str]]] = {
-    "data": {
-        "format": (
-            "rmd17, md17, extxyz, qm9 or embedded",
-            "",
-            (
-                "the data set's format: rMD17 (release folder or one .npz), MD17 (sGDML .npz), extxyz (any "
-                "file ASE reads), QM9 (qm9pack CSV or raw xyz folder), embedded (a set shipped with equitools)"
-            ),
-        ),
-        "path": (
-            "text or null",
-            "",
-            (
-                "the file or folder; null: the format's default (rmd17: $EQUITOOLS_DATA/rmd17; qm9: the "
-                "3,000-molecule sample in $EQUITOOLS_DATA, or `qm9pack` for the full set; embedded: "
-                "ethanol_xtb_500K; md17 and extxyz need a path)"
-            ),
-        ),
-        "molecule": ("text or null", "", "rmd17: the molecule (aspirin, ethanol, ...); required for rmd17"),
-        "split_index": ("", "", "rmd17: the official split whose train and test files are read"),
-        "test_path": (
-            "text or null",
-            "",
-            "a separate test file of the same format (rmd17: replaces the split's test file)",
-        ),
-        "target": (
-            "text or null",
-            "",
-            ("qm9: the property learnt as the energy (U0, homo, lumo, gap, mu, ...); null: U0"),
-        ),
-        "energy_unit": (
-            "eV, meV, kcal/mol, kJ/mol or Hartree",
-            "",
-            "extxyz: the file's energy unit (forces: that unit per Å), converted to eV on read",
-        ),
-        "n_train": ("", "frames", "training frames, drawn from the training file"),
-        "n_val": ("", "frames", "validation frames, drawn from the same file"),
-        "n_test": (
-            "",
-            "frames",
-            (
-                "test frames: the first n_test of the test file (null: all), or with no test "
-                "file drawn from the training file (null: the rest)"
-            ),
-        ),
-        "seed": ("", "", "seed of the random train/validation/test split"),
-        "batch_size": ("", "structures", "structures per training batch"),
-        "val_batch_size": ("", "structures", "structures per validation and test batch"),
-        "num_workers": ("", "processes", "data-loader worker processes (0: load in the main process)"),
-        "min_distance": ("", "Å", "a frame with two atoms closer than this is refused on read (0: no check)"),
-    },
-    "training": {
-        "max_epochs": ("", "epochs", "training stops after this many epochs"),
-        "max_time": (
-            "",
-            "minutes",
-            (
-                "training stops after this wall-clock time (null: no limit); the best "
-                "checkpoint is then tested and exported as usual"
-            ),
-        ),
-        "lr": ("", "", "the learning rate of AdamW after the warm-up"),
-        "weight_decay": ("", "", "AdamW's decoupled weight decay"),
-        "lr_warmup_steps": ("", "optimiser steps", "linear warm-up of the learning rate from 0 to lr"),
-        "lr_factor": ("", "", "ReduceLROnPlateau on the validation loss: the learning rate is multiplied by this"),
-        "lr_patience": (
-            "",
-            "validations",
-            ("validations without a better validation loss before the learning rate is reduced"),
-        ),
-        "lr_min": ("", "", "the learning rate is never reduced below this"),
-        "early_stopping_patience": (
-            "",
-            "validations",
-            ("validations without a better validation loss before training stops"),
-        ),
-        "energy_weight": ("", "", "loss = energy_weight · MSE(E) + force_weight · MSE(F), E in eV and F in eV/Å"),
-        "force_weight": ("", "", "the weight of the force term of the loss (0: energies or properties only)"),
-        "ema_decay": (
-            "",
-            "",
-            (
-                "decay of the exponential moving average of the weights that is validated, tested "
-                "and exported (null or 0: no average)"
-            ),
-        ),
-        "gradient_clip": ("", "", "the gradient norm is clipped to this (null: no clipping)"),
-        "reference_energies": (
-            "fit or none",
-            "",
-            (
-                "fit: per-element reference energies by least squares on the "
-                "training set; none: no references (molecular properties)"
-            ),
-        ),
-        "seed": ("", "", "seed of the initial weights and of the training shuffle (a function of seed and epoch)"),
-    },
-    "trainer": {
-        "accelerator": ("text", "", "Lightning's accelerator: cpu, gpu or auto"),
-        "devices": ("", "processes", "processes (devices) per node; more than 1 trains with DDP"),
-        "num_nodes": ("", "nodes", "nodes of a multi-node DDP run"),
-        "strategy": ("text", "", "Lightning's strategy: auto, ddp, ddp_spawn, ...; DDP on CPUs uses gloo"),
-        "progress_bar": (
-            "auto, true or false",
-            "",
-            ("progress bars: auto shows them only when stderr is a terminal; true or false forces them on or off"),
-        ),
-        "log_every_n_steps": ("", "optimiser steps", "steps between logged training losses"),
-        "check_val_every_n_epoch": ("", "epochs", "epochs between validations"),
-        "num_threads": ("", "threads", "torch CPU threads per process (null: torch's default)"),
-    },
-    "output": {
-        "dir": (
-            "text",
-            "",
-            (
-                "the run folder: checkpoints/, logs/, config.yaml, model.pt, metrics.json and plots; "
-                "checked to be writable before training starts"
-            ),
-        ),
-    },
+DOCS: dict[str, dict[str, KeyDoc]] = {
+    "data": key_docs(
+        """
+        format         | rmd17, md17, extxyz, qm9 or embedded |            | the data set's format: rMD17 (release
+                                                                             folder or one .npz), MD17 (sGDML .npz),
+                                                                             extxyz (any file ASE reads), QM9 (qm9pack
+                                                                             CSV or raw xyz folder), embedded (a set
+                                                                             shipped with equitools)
+        path           | text or null                         |            | the file or folder; null: the format's
+                                                                             default (rmd17: $EQUITOOLS_DATA/rmd17; qm9:
+                                                                             the 3,000-molecule sample in
+                                                                             $EQUITOOLS_DATA, or `qm9pack` for the full
+                                                                             set; embedded: ethanol_xtb_500K; md17 and
+                                                                             extxyz need a path)
+        molecule       | text or null                         |            | rmd17: the molecule (aspirin, ethanol,
+                                                                             ...); required for rmd17
+        split_index    |                                      |            | rmd17: the official split whose train and
+                                                                             test files are read
+        test_path      | text or null                         |            | a separate test file of the same format
+                                                                             (rmd17: replaces the split's test file)
+        target         | text or null                         |            | qm9: the property learnt as the energy (U0,
+                                                                             homo, lumo, gap, mu, ...); null: U0
+        energy_unit    | eV, meV, kcal/mol, kJ/mol or Hartree |            | extxyz: the file's energy unit (forces:
+                                                                             that unit per Å), converted to eV on read
+        n_train        |                                      | frames     | training frames, drawn from the training
+                                                                             file
+        n_val          |                                      | frames     | validation frames, drawn from the same file
+        n_test         |                                      | frames     | test frames: the first n_test of the test
+                                                                             file (null: all), or with no test file
+                                                                             drawn from the training file (null: the
+                                                                             rest)
+        seed           |                                      |            | seed of the random train/validation/test
+                                                                             split
+        batch_size     |                                      | structures | structures per training batch
+        val_batch_size |                                      | structures | structures per validation and test batch
+        num_workers    |                                      | processes  | data-loader worker processes (0: load in
+                                                                             the main process)
+        min_distance   |                                      | Å          | a frame with two atoms closer than this is
+                                                                             refused on read (0: no check)
+        """
+    ),
+    "training": key_docs(
+        """
+        max_epochs              |             | epochs          | training stops after this many epochs
+        max_time                |             | minutes         | training stops after this wall-clock time (null: no
+                                                                  limit); the best checkpoint is then tested and
+                                                                  exported as usual
+        lr                      |             |                 | the learning rate of AdamW after the warm-up
+        weight_decay            |             |                 | AdamW's decoupled weight decay
+        lr_warmup_steps         |             | optimiser steps | linear warm-up of the learning rate from 0 to lr
+        lr_factor               |             |                 | ReduceLROnPlateau on the validation loss: the learning
+                                                                  rate is multiplied by this
+        lr_patience             |             | validations     | validations without a better validation loss before
+                                                                  the learning rate is reduced
+        lr_min                  |             |                 | the learning rate is never reduced below this
+        early_stopping_patience |             | validations     | validations without a better validation loss before
+                                                                  training stops
+        energy_weight           |             |                 | loss = energy_weight · MSE(E) + force_weight · MSE(F),
+                                                                  E in eV and F in eV/Å
+        force_weight            |             |                 | the weight of the force term of the loss (0: energies
+                                                                  or properties only)
+        ema_decay               |             |                 | decay of the exponential moving average of the weights
+                                                                  that is validated, tested and exported (null or 0: no
+                                                                  average)
+        gradient_clip           |             |                 | the gradient norm is clipped to this (null: no
+                                                                  clipping)
+        reference_energies      | fit or none |                 | fit: per-element reference energies by least squares
+                                                                  on the training set; none: no references (molecular
+                                                                  properties)
+        seed                    |             |                 | seed of the initial weights and of the training
+                                                                  shuffle (a function of seed and epoch)
+        """
+    ),
+    "trainer": key_docs(
+        """
+        accelerator             | text                |                 | Lightning's accelerator: cpu, gpu or auto
+        devices                 |                     | processes       | processes (devices) per node; more than 1
+                                                                          trains with DDP
+        num_nodes               |                     | nodes           | nodes of a multi-node DDP run
+        strategy                | text                |                 | Lightning's strategy: auto, ddp, ddp_spawn,
+                                                                          ...; DDP on CPUs uses gloo
+        progress_bar            | auto, true or false |                 | progress bars: auto shows them only when
+                                                                          stderr is a terminal; true or false forces
+                                                                          them on or off
+        log_every_n_steps       |                     | optimiser steps | steps between logged training losses
+        check_val_every_n_epoch |                     | epochs          | epochs between validations
+        num_threads             |                     | threads         | torch CPU threads per process (null: torch's
+                                                                          default)
+        """
+    ),
+    "output": key_docs(
+        """
+        dir | text |  | the run folder: checkpoints/, logs/, config.yaml, model.pt, metrics.json and plots; checked to
+                        be writable before training starts
+        """
+    ),
 }
-"""(type, unit, meaning) of every key of :data:`SCHEMA`; the type is empty for the numeric keys,
-whose type and range are in :data:`NUMBERS`. Rendered into docs/config.md by
-:mod:`equitools.train.config_reference`."""
+"""(type, unit, meaning) of every key of :data:`SCHEMA`, written as text tables
+(:func:`~equitools.key_docs.key_docs`); the type is empty for the numeric keys, whose type and
+range are in :data:`NUMBERS`. Rendered into docs/config.md by :mod:`equitools.train.config_reference`."""
 
 SECTIONS = ("model", *SCHEMA)
 
