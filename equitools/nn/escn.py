@@ -37,8 +37,14 @@ sigmoid gates, computed from them, on each ±m pair; the node-wise block is a pe
 map + gate + per-degree linear map (gates from the l = 0 channels) instead of the grid MLP;
 an equivariant layer norm precedes each block (pre-norm residuals); the edge embedding starts
 led by the distance (:class:`EdgeEmbedding`), without which the forces did not start to fit.
-eSCN is SO(3)-equivariant (not O(3)): its energy is rotation- but not reflection-invariant. On a
-CPU the messages run over blocks of edges (``nn.edges.edge_blocks``, budget set by
+eSCN is SO(3)-equivariant (not O(3)): its energy is rotation- but not reflection-invariant.
+
+Implementation (not part of the architecture, same numbers): in the edge frame the coefficients
+are kept by order m (:class:`EdgeRotation`), the layout the SO(2) maps and the gates act on, so
+nothing is permuted or zero-filled between the rotation and the rotation back; scalars are not
+rotated (D_0 = 1); the cutoff multiplies the back-rotation matrices rather than the messages;
+each m > 0 complex product takes three real matrix products instead of four (Gauss's trick). On
+a CPU the messages run over blocks of edges (``nn.edges.edge_blocks``, budget set by
 ``nn.edges.edge_block_budget``), so that their large temporaries are reused.
 """
 
@@ -102,9 +108,13 @@ class EdgeRotation(nn.Module):
 
     def from_edge(
         self, blocks: list[torch.Tensor], D: list[torch.Tensor], scale: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Edge-frame blocks → ``(E, (L+1)^2, C)`` global (the transpose rotation), times ``scale`` ``(E,)``
-        if given (folded into the rotation matrices, the cheaper side)."""
+    ) -> list[torch.Tensor]:
+        """Edge-frame blocks → global coefficients, per degree ``(E, 2l+1, C)`` (the transpose rotation),
+        times ``scale`` ``(E,)`` if given (folded into the rotation matrices, the cheaper side).
+
+        Per degree rather than concatenated: the double backward of a concatenation fills a
+        zero tensor of the whole per-edge size for each piece.
+        """
         zero = blocks[0].unbind(1)  # zero[l]
         signed = [[half.unbind(1) for half in b.unbind(1)] for b in blocks[1:]]  # [m - 1][0: +m, 1: -m][l - m]
         out = [zero[0].unsqueeze(1) if scale is None else zero[0].unsqueeze(1) * scale.view(-1, 1, 1)]  # D_0 = 1
@@ -113,7 +123,7 @@ class EdgeRotation(nn.Module):
             rows += [signed[m - 1][0][l - m] for m in range(1, k + 1)]
             back = d.transpose(1, 2) if scale is None else d.transpose(1, 2) * scale.view(-1, 1, 1)
             out.append(torch.matmul(back, torch.stack(rows, dim=1)))
-        return torch.cat(out, dim=1)
+        return out
 
 
 class SO2Convolution(nn.Module):
@@ -137,7 +147,7 @@ class SO2Convolution(nn.Module):
         self.radial = nn.Linear(edge_channels, sum(sizes) * in_channels)
         self.fc = nn.ModuleList()
         self.fc.append(nn.Linear(sizes[0] * in_channels, sizes[0] * out_channels + extra_m0))
-        for m in range(1, mmax + 1):
+        for m in range(1, mmax + 1):  # weight (W₁ ‖ W₂), stacked along the outputs
             self.fc.append(nn.Linear(sizes[m] * in_channels, 2 * sizes[m] * out_channels, bias=False))
 
     def forward(self, blocks: list[torch.Tensor], edge: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -150,10 +160,12 @@ class SO2Convolution(nn.Module):
         outs = [y0.reshape(E, self.sizes[0], Co)]
         for m in range(1, self.mmax + 1):
             n = self.sizes[m]
-            # one matmul for both signs and both weights: fc(x±) = (W₁ x± ‖ W₂ x±)
-            y = self.fc[m](blocks[m].reshape(E, 2, n * Ci) * scale[m].unsqueeze(1)).view(E, 2, 2, n, Co)
-            (p1, p2), (n1, n2) = (half.unbind(1) for half in y.unbind(1))  # (unbind: cheap backward)
-            outs.append(torch.stack([p1 - n2, p2 + n1], dim=1))  # +m: W₁ x₊ − W₂ x₋; −m: W₂ x₊ + W₁ x₋
+            xp, xn = (blocks[m].reshape(E, 2, n * Ci) * scale[m].unsqueeze(1)).unbind(1)
+            w1, w2 = self.fc[m].weight.view(2, n * Co, n * Ci).unbind(0)
+            # +m: W₁ x₊ − W₂ x₋, −m: W₂ x₊ + W₁ x₋ in three products instead of four (Gauss's
+            # complex multiplication): k₁ = (W₁ + W₂) x₊, k₂ = W₁ (x₋ − x₊), k₃ = W₂ (x₊ + x₋)
+            k1, k2, k3 = xp @ (w1 + w2).t(), (xn - xp) @ w1.t(), (xp + xn) @ w2.t()
+            outs.append(torch.stack([k1 - k3, k1 + k2], dim=1).view(E, 2, n, Co))
         return outs, extra
 
 
@@ -229,16 +241,19 @@ class MessageBlock(nn.Module):
         D: list[torch.Tensor],
         cut: torch.Tensor,
     ) -> torch.Tensor:
-        out = x.new_zeros(x.shape)
-        per_edge = x.shape[1] * max(self.conv1.in_channels, self.conv1.out_channels)
+        n, K, C = x.shape
+        out = [x.new_zeros(n, 2 * l + 1, C) for l in range(rotation.lmax + 1)]  # per degree
+        per_edge = K * max(self.conv1.in_channels, self.conv1.out_channels)
         for block in edge_blocks(edge.shape[0], per_edge * x.element_size(), x.device):
             src, dst = graph.edge_index[0, block], graph.edge_index[1, block]
             Db = [d[block] for d in D]
-            pair = torch.cat([gather(x, src), gather(x, dst)], dim=-1)  # (E, (L+1)^2, 2C)
+            # (E, (L+1)^2, 2C), source channels then target channels; a stack, whose double backward
+            # fills no zeros (a concatenation's does)
+            pair = torch.stack([gather(x, src), gather(x, dst)], dim=2).view(-1, K, 2 * C)
             h, gates = self.conv1(rotation.to_edge(pair, Db), edge[block])
             h, _ = self.conv2(self.activation(h, gates), edge[block])
-            out = index_add(out, dst, rotation.from_edge(h, Db, cut[block]))
-        return out
+            out = [index_add(o, dst, part) for o, part in zip(out, rotation.from_edge(h, Db, cut[block]))]
+        return torch.cat(out, dim=1)
 
 
 class NodeBlock(nn.Module):
