@@ -1,6 +1,8 @@
 """Same weights, same numbers: every model variant gives the energies and forces frozen in
 ``reference/models.pt`` (written by ``reference/make_models.py`` with the code of 29 Nov 2026,
-before the hardening and feature-type changes), float64, to 1e-10."""
+before the hardening and feature-type changes; its ``escn-3-layers`` entry, whose m > 0 edge-frame
+paths reach the energy, was added later from the code of 6d6288f, before eSCN's edge-frame blocks,
+Gauss products and one frame per pair), float64, to 1e-10."""
 
 from __future__ import annotations
 

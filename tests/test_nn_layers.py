@@ -130,6 +130,49 @@ def test_so2_convolution_commutes_with_rotations_about_the_edge_axis():
     assert_close(e2, e1, rtol=1e-12, what="invariant extra outputs")
 
 
+def test_reversed_blocks_are_those_in_the_frame_of_the_reverse_edge():
+    """eSCN rotates each pair of a mirrored graph once: the reverse edge -r̂ gets the frame F R (F the
+    half turn about z), whose edge-frame blocks are signed copies of R's (``EdgeRotation.reversed``)."""
+    torch.manual_seed(4)
+    lmax, mmax = 4, 2
+    rotation = float64(lambda: EdgeRotation(lmax, mmax))
+    vec = torch.randn(9, 3, dtype=torch.float64)
+    R = edge_frames(vec)
+    reverse = torch.diag(torch.tensor([-1.0, -1.0, 1.0], dtype=torch.float64)) @ R
+    r = vec / vec.norm(dim=-1, keepdim=True)
+    y = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64).expand_as(r)
+    assert_close(torch.einsum("eij,ej->ei", reverse, -r), y, atol=1e-14, what="F R (-r) = y")
+    x = torch.randn(9, (lmax + 1) ** 2, 5, dtype=torch.float64)
+    want = rotation.to_edge(x, rotation.wigner(reverse))
+    got = rotation.reversed(rotation.to_edge(x, rotation.wigner(R)))
+    assert [g.shape for g in got] == [w.shape for w in want]
+    for g, w in zip(got, want):
+        assert_close(g, w, rtol=1e-12, atol=1e-13, what="blocks in the reverse frame")
+
+
+def test_escn_mirrored_graph_gives_the_same_features_and_forces_as_the_general_path():
+    """With one frame per pair (mirrored graph) the features and their gradients are those of one
+    frame per edge (the same edges, not marked mirrored). Three layers: only from the third on do the
+    m > 0 blocks reach the scalar output (the first layer's are zero, the last layer's go to l > 0)."""
+    from equitools.models import build
+
+    torch.manual_seed(5)
+    config = {"model": "escn", "sphere_channels": 4, "hidden_channels": 6, "edge_channels": 4, "num_layers": 3}
+    model = build({**config, "lmax": 3, "mmax": 2, "num_rbf": 8, "cutoff": 3.0, "dtype": "float64"})
+    z = torch.tensor([6, 1, 8, 1, 6, 7, 1])
+    pos = (1.2 * torch.randn(7, 3, dtype=torch.float64)).requires_grad_()
+    graph = build_edges(pos, 3.0)
+    assert graph.mirrored and graph.edge_index.shape[1] > 10
+    outputs = []
+    for g in (graph, graph._replace(mirrored=False)):
+        h = model.representation(z, g)
+        (force,) = torch.autograd.grad((h**2).sum(), pos, retain_graph=True)
+        outputs.append((h, force))
+    (h1, f1), (h2, f2) = outputs
+    assert_close(h1, h2, rtol=1e-11, atol=1e-13, what="features")
+    assert_close(f1, f2, rtol=1e-11, atol=1e-13, what="gradients")
+
+
 def test_escn_edge_embedding_starts_led_by_the_distance():
     """At initialisation the distance part of the pre-activation has unit variance over distances
     and the element parts are ~0.001 (with both at unit scale, eSCN's forces did not fit)."""

@@ -43,13 +43,18 @@ Implementation (not part of the architecture, same numbers): in the edge frame t
 are kept by order m (:class:`EdgeRotation`), the layout the SO(2) maps and the gates act on, so
 nothing is permuted or zero-filled between the rotation and the rotation back; scalars are not
 rotated (D_0 = 1); the cutoff multiplies the back-rotation matrices rather than the messages;
-each m > 0 complex product takes three real matrix products instead of four (Gauss's trick). On
+each m > 0 complex product takes three real matrix products instead of four (Gauss's trick); on
+a mirrored graph (``EdgeGraph.mirrored``) each pair is rotated once: the reverse edge takes the
+frame F R (F the half turn about z), whose blocks are R's times the signs of the diagonal D(F)
+(:meth:`EdgeRotation.reversed`), so the Wigner matrices and the rotations in are computed per
+pair. On
 a CPU the messages run over blocks of edges (``nn.edges.edge_blocks``, budget set by
 ``nn.edges.edge_block_budget``), so that their large temporaries are reused.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -89,10 +94,23 @@ class EdgeRotation(nn.Module):
         super().__init__()
         self.lmax, self.mmax = lmax, mmax
         self.k = [min(l, mmax) for l in range(lmax + 1)]  # D_l keeps rows m = -k..k, i.e. indices l + m
+        # D(F) of the half turn F about z (F ŷ = -ŷ) is diagonal, ±1: the frame F R of the reverse
+        # edge -r̂ gives the blocks of R times these signs (:meth:`reversed`)
+        flip = [np.rint(np.diag(d)) for d in so3.wigner_D_all(lmax, np.diag([-1.0, -1.0, 1.0]))]
+        signs = [flip[l][l] for l in range(lmax + 1)]  # m = 0
+        self.register_buffer("reverse_sign_0", torch.tensor(signs).view(-1, 1), persistent=False)
+        for m in range(1, mmax + 1):
+            signs = [[flip[l][l + sign * m] for l in range(m, lmax + 1)] for sign in (1, -1)]
+            self.register_buffer(f"reverse_sign_{m}", torch.tensor(signs).view(2, -1, 1), persistent=False)
 
     def wigner(self, R: torch.Tensor) -> list[torch.Tensor]:
         """Truncated D matrices per degree: ``(E, 2 min(l, m_max) + 1, 2l+1)``, from ``so3.wigner_D_all``."""
         return [D[:, l - k : l + k + 1, :] for l, (D, k) in enumerate(zip(so3.wigner_D_all(self.lmax, R), self.k))]
+
+    def reversed(self, blocks: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Edge-frame blocks in the frame ``F R`` of the reverse edge, from those in ``R``'s (``F`` the
+        half turn about z, so ``F R (-r̂) = ŷ``): a sign per (l, m), the diagonal of ``D(F)``."""
+        return [b * getattr(self, f"reverse_sign_{m}").to(b.dtype) for m, b in enumerate(blocks)]
 
     def to_edge(self, x: torch.Tensor, D: list[torch.Tensor]) -> list[torch.Tensor]:
         """``(E, (L+1)^2, C)`` global → the edge-frame blocks by order (see the class)."""
@@ -243,17 +261,41 @@ class MessageBlock(nn.Module):
     ) -> torch.Tensor:
         n, K, C = x.shape
         out = [x.new_zeros(n, 2 * l + 1, C) for l in range(rotation.lmax + 1)]  # per degree
-        per_edge = K * max(self.conv1.in_channels, self.conv1.out_channels)
-        for block in edge_blocks(edge.shape[0], per_edge * x.element_size(), x.device):
+        reverse = graph.mirrored  # then D has one frame per pair, and edge e + frames reverses edge e
+        frames = D[0].shape[0]
+        per_frame = K * max(self.conv1.in_channels, self.conv1.out_channels) * (2 if reverse else 1)
+        for block in edge_blocks(frames, per_frame * x.element_size(), x.device):
             src, dst = graph.edge_index[0, block], graph.edge_index[1, block]
             Db = [d[block] for d in D]
             # (E, (L+1)^2, 2C), source channels then target channels; a stack, whose double backward
             # fills no zeros (a concatenation's does)
             pair = torch.stack([gather(x, src), gather(x, dst)], dim=2).view(-1, K, 2 * C)
-            h, gates = self.conv1(rotation.to_edge(pair, Db), edge[block])
-            h, _ = self.conv2(self.activation(h, gates), edge[block])
-            out = [index_add(o, dst, part) for o, part in zip(out, rotation.from_edge(h, Db, cut[block]))]
+            forward = rotation.to_edge(pair, Db)
+            out = self._send(out, forward, edge[block], Db, cut[block], dst, rotation)
+            if reverse:  # the same pairs from the other end: source and target swapped, frame F R
+                swapped = [b.unflatten(-1, (2, C)).flip(-2).flatten(-2) for b in forward]
+                back = slice(block.start + frames, block.stop + frames)
+                out = self._send(out, rotation.reversed(swapped), edge[back], Db, cut[block], src, rotation, True)
         return torch.cat(out, dim=1)
+
+    def _send(
+        self,
+        out: list[torch.Tensor],
+        blocks: list[torch.Tensor],
+        edge: torch.Tensor,
+        D: list[torch.Tensor],
+        cut: torch.Tensor,
+        target: torch.Tensor,
+        rotation: EdgeRotation,
+        reverse: bool = False,
+    ) -> list[torch.Tensor]:
+        """``out`` (per degree) plus the messages of edge-frame ``blocks`` to the atoms ``target``;
+        ``reverse``: the blocks are in the frames ``F R`` of the reverse edges, ``D`` is of ``R``."""
+        h, gates = self.conv1(blocks, edge)
+        h, _ = self.conv2(self.activation(h, gates), edge)
+        if reverse:
+            h = rotation.reversed(h)  # D(F R)ᵀ = D(R)ᵀ D(F), D(F) diagonal
+        return [index_add(o, target, part) for o, part in zip(out, rotation.from_edge(h, D, cut))]
 
 
 class NodeBlock(nn.Module):
@@ -339,7 +381,9 @@ class ESCN(nn.Module):
         r = graph.length.index_select(0, graph.pair_edge)
         edge = self.edge_embedding(self.distance_expansion(r), z, graph)
         cut = self.cut(graph.length)
-        D = self.rotation.wigner(edge_frames(graph.vec))
+        # mirrored graphs: one frame per pair (the reverse edge's is derived from it)
+        vec = graph.vec[: graph.vec.shape[0] // 2] if graph.mirrored else graph.vec
+        D = self.rotation.wigner(edge_frames(vec))
         for k, (message, node) in enumerate(zip(self.messages, self.nodes)):
             x = x + message(self.message_norms[k](x), edge, graph, self.rotation, D, cut)
             if self.interactions is not None:

@@ -19,12 +19,17 @@ sys.path.insert(0, str(HERE.parent))
 
 from test_models_potentials import TINY, batch_of, tiny  # noqa: E402
 
+EXTRA = {"escn-3-layers": ("escn", {"num_layers": 3})}
+"""Variants kept for this check only (name → TINY model, changed keys): with three layers the m > 0
+edge-frame paths of eSCN reach the energy (the first layer's are zero, the last layer's feed l > 0)."""
+
 
 def main() -> None:
     batch = batch_of(7, 5)
     entries = {}
-    for name in TINY:
-        model = tiny(name)
+    variants = {**{name: (name, {}) for name in TINY}, **EXTRA}
+    for name, (base, changes) in variants.items():
+        model = tiny(base, **changes)
         out = model(batch)
         entries[name] = {
             "config": dict(model.config),
