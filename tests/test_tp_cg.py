@@ -232,3 +232,29 @@ def test_so3_group_ignores_parity_on_channels_last_features():
     assert_module_equivariant(fn, [irreps, irreps], irreps, reflection=False)
     with pytest.raises(AssertionError, match="reflection"):
         assert_module_equivariant(fn, [irreps, irreps], irreps)
+
+
+def test_chunked_coupling_gives_the_same_values_and_gradients_of_every_order(monkeypatch):
+    """The outer product is formed a few channels at a time (``_CHUNK``): values, gradients and
+    second derivatives (force training) do not depend on the chunks."""
+    from equitools.tp import cg
+
+    torch.manual_seed(3)
+    tp = CGTensorProduct("0e+1o+2e", "1o+2e", channels=7, weights="channel").double()
+    x1 = torch.randn(5, tp.irreps_in1.dim, 7, dtype=torch.float64, requires_grad=True)
+    x2 = torch.randn(5, tp.irreps_in2.dim, 7, dtype=torch.float64, requires_grad=True)
+
+    def values_and_derivatives():
+        y = tp(x1, x2)
+        g1, g2 = torch.autograd.grad((y**2).sum(), (x1, x2), create_graph=True)
+        (h1,) = torch.autograd.grad((g1 * g2.sum()).sum() + (g2**2).sum(), x1)
+        return y, g1, g2, h1
+
+    whole = values_and_derivatives()
+    rows = len(tp.used1) * len(tp.used2)
+    monkeypatch.setattr(cg, "_CHUNK", 3 * rows)  # 3 of the 35 columns (5 rows x 7 channels) a chunk
+    chunked = values_and_derivatives()
+    for got, want in zip(chunked, whole):
+        assert_close(got, want, rtol=1e-12, atol=1e-13, what="chunked vs whole")
+    small = (x1[:2].detach().requires_grad_(), x2[:2].detach().requires_grad_())
+    assert torch.autograd.gradgradcheck(lambda a, b: tp(a, b), small)
