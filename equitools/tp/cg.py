@@ -382,9 +382,11 @@ class CGTensorProduct(torch.nn.Module):
             raise TypeError(f"x1 and x2 have different dtypes ({x1.dtype}, {x2.dtype})")
         weight = self._weight(weight)
         batch = torch.broadcast_shapes(x1.shape[:-2] + x1.shape[-1:], x2.shape[:-2] + x2.shape[-1:])  # (..., C)
-        # the sparse coupling works on component-major columns (D, N): one copy of each input, as e3nn's flat rows
+        # the sparse coupling works on component-major rows (D, N), contiguous: one copy of each input (with one
+        # channel the reshape is a transposed view, whose outer product the sparse product reads 10x slower)
         a, b = (
-            x.expand(batch[:-1] + x.shape[-2:-1] + batch[-1:]).movedim(-2, 0).reshape(x.shape[-2], -1) for x in (x1, x2)
+            x.expand(batch[:-1] + x.shape[-2:-1] + batch[-1:]).movedim(-2, 0).reshape(x.shape[-2], -1).contiguous()
+            for x in (x1, x2)
         )
         y = self._couple(a, b).view((-1,) + batch).movedim(0, -2)  # (..., rows, C)
         if weight is not None:
