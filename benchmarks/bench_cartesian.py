@@ -54,13 +54,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP
 
 import argparse  # noqa: E402
 import functools  # noqa: E402
-import json  # noqa: E402
 import resource  # noqa: E402
 import time  # noqa: E402
 
 import torch  # noqa: E402
 from e3nn import o3  # noqa: E402
-from outputs import add_output_options, machine, output_path  # noqa: E402
+from outputs import add_output_options, machine, write_results  # noqa: E402
 from timing import best_time  # noqa: E402
 
 from equitools.ict import path_matrices  # noqa: E402
@@ -256,10 +255,7 @@ def main() -> None:
         "summary": summary,
         "elapsed_s": time.perf_counter() - started,
     }
-    out = output_path(args, "bench_cartesian")
-    temporary = out.with_suffix(".tmp")
-    temporary.write_text(json.dumps(report, indent=1))
-    temporary.replace(out)
+    out = write_results(args, "bench_cartesian", report, indent=1)
     print(f"\nN = {args.rows} rows x {args.channels} channels, float32, {args.threads} threads; ratios e3nn / ours")
     linear_cases = [f"rank{r}" for r in ranks]
     tp_cases = ["tp" + "".join(map(str, p)) for p in products]

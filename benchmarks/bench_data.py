@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import os
 import platform
 import shutil
@@ -39,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from outputs import add_output_options, output_path
+from outputs import add_output_options, write_results
 from timing import best_time
 
 
@@ -364,10 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": repeats,
         "rows": rows,
     }
-    out = output_path(args, "bench_data")
-    from equitools.atomic import atomic_write
-
-    atomic_write(out, lambda f: f.write(json.dumps(report, indent=1).encode()))
+    out = write_results(args, "bench_data", report, indent=1)
     print(table(rows))
     print(f"\nwritten to {out}")
     return 0

@@ -48,7 +48,7 @@ import subprocess
 import sys
 import time
 
-from outputs import add_output_options, output_path
+from outputs import add_output_options, write_results
 
 REPEATS = 3
 SLOW = 10.0  # seconds: a case slower than this runs in one process only
@@ -402,10 +402,7 @@ def main() -> None:
     }
     report["targets"] = targets(report)
     report["total_seconds"] = time.perf_counter() - start
-    out = output_path(args, "bench_ict")
-    temporary = out.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(report, indent=2))
-    temporary.replace(out)
+    out = write_results(args, "bench_ict", report)
     print(tables(report))
     _log(f"\nwritten to {out} ({report['total_seconds'] / 60:.1f} min)")
 

@@ -63,7 +63,7 @@ import sys
 import time
 from pathlib import Path
 
-from outputs import add_output_options, output_path
+from outputs import add_output_options, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "benchmarks" / "requirements-bench.txt"
@@ -645,10 +645,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
         "models": summary,
     }
-    out = output_path(args, "bench_models")
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, out)
+    out = write_results(args, "bench_models", report)
     print(f"\n{report['benchmark']}; {report['batch']}; {report['device']}; torch {report['torch']}")
     print(
         f"{'model':22s} {'params':>10s} {'s/step':>9s} {'peak MB':>9s} {'vs torchmd-net':>15s} {'vs MACE':>9s}"

@@ -40,13 +40,12 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from e3nn import o3  # noqa: E402
-from outputs import add_output_options, machine, output_path  # noqa: E402
+from outputs import add_output_options, machine, write_results  # noqa: E402
 from timing import best_time  # noqa: E402
 
 from equitools.tp import CGTensorProduct, GauntTensorProduct  # noqa: E402
@@ -238,10 +237,7 @@ def main() -> None:
         "summary": summary,
         "elapsed_s": time.perf_counter() - started,
     }
-    out = output_path(args, "bench_tp")
-    temporary = out.with_suffix(".tmp")
-    temporary.write_text(json.dumps(report, indent=1))
-    temporary.replace(out)
+    out = write_results(args, "bench_tp", report, indent=1)
     print(
         f"\nrows = {args.edges} edges x {args.channels} channels = {rows}; times in ms; "
         "* = measured on fewer rows, scaled\n"

@@ -5,6 +5,7 @@ output option names."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -41,6 +42,16 @@ def output_path(args: argparse.Namespace, name: str) -> Path:
         path = RESULTS / "runs" / f"{name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def write_results(args: argparse.Namespace, name: str, report: dict, indent: int = 2) -> Path:
+    """Write ``report`` as JSON to :func:`output_path` (through ``equitools.atomic.atomic_write``:
+    an interrupted run never leaves half a file) and return the path."""
+    from equitools.atomic import atomic_write
+
+    out = output_path(args, name)
+    atomic_write(out, lambda f: f.write((json.dumps(report, indent=indent) + "\n").encode()))
+    return out
 
 
 def machine() -> dict:

@@ -169,6 +169,38 @@ def check_forces_are_gradient(
     return worst
 
 
+def random_molecule(n_atoms: int, seed: int):
+    """A random molecule-like ``torch_geometric`` ``Data`` (float64 positions, Å): elements H, C, N
+    and O, atoms at least 0.9 Å apart within a ball of about 2.5 Å."""
+    import torch
+    from torch_geometric.data import Data
+
+    rng = np.random.default_rng(seed)
+    pos = []
+    while len(pos) < n_atoms:
+        p = rng.normal(scale=1.2, size=3)
+        if all(np.linalg.norm(p - q) > 0.9 for q in pos):
+            pos.append(p)
+    z = rng.choice([1, 6, 7, 8], size=n_atoms)
+    return Data(z=torch.as_tensor(z), pos=torch.as_tensor(np.array(pos), dtype=torch.float64))
+
+
+def check_isolated_atom(model, molecule, z: int = 6, distance: float = 30.0, rtol: float = 1e-12) -> None:
+    """Raise ``AssertionError`` unless an atom of element ``z`` placed ``distance`` Å from the
+    ``torch_geometric`` ``Data`` ``molecule`` (beyond any cutoff) gets finite outputs, zero force,
+    and an energy of its own: the molecule's plus that of the atom alone."""
+    import torch
+    from torch_geometric.data import Batch, Data
+
+    position = torch.zeros(1, 3, dtype=molecule.pos.dtype)
+    far = Data(z=torch.cat([molecule.z, torch.tensor([z])]), pos=torch.cat([molecule.pos, position + distance]))
+    out = model(Batch.from_data_list([far]))
+    assert torch.isfinite(out["energy"]).all() and torch.isfinite(out["forces"]).all(), "non-finite outputs"
+    assert_close(out["forces"][-1], torch.zeros(3), atol=0, what="force on an isolated atom")
+    parts = model(Batch.from_data_list([molecule, Data(z=torch.tensor([z]), pos=position)]))
+    assert_close(out["energy"][0], parts["energy"].sum(), rtol=rtol, what="energy of molecule + far atom")
+
+
 def check_batch_equals_one_by_one(model, molecules, rtol: float = 1e-12) -> None:
     """Raise ``AssertionError`` unless ``model`` on a batch of the ``torch_geometric`` ``Data``
     ``molecules`` gives each molecule's energy and forces as ``model`` on it alone."""

@@ -14,7 +14,9 @@ from equitools.testing import (
     assert_close,
     check_batch_equals_one_by_one,
     check_forces_are_gradient,
+    check_isolated_atom,
     check_potential_symmetries,
+    random_molecule,
 )
 
 TINY = {
@@ -64,20 +66,8 @@ def tiny(name: str, **extra) -> torch.nn.Module:
     return build(config)
 
 
-def molecule(n_atoms: int, seed: int) -> Data:
-    """A random molecule-like structure: atoms at least 0.9 Å apart within a ~2.5 Å ball."""
-    rng = np.random.default_rng(seed)
-    pos = []
-    while len(pos) < n_atoms:
-        p = rng.normal(scale=1.2, size=3)
-        if all(np.linalg.norm(p - q) > 0.9 for q in pos):
-            pos.append(p)
-    z = rng.choice([1, 6, 7, 8], size=n_atoms)
-    return Data(z=torch.as_tensor(z), pos=torch.as_tensor(np.array(pos), dtype=torch.float64))
-
-
 def batch_of(*sizes: int) -> Batch:
-    return Batch.from_data_list([molecule(n, seed=10 + k) for k, n in enumerate(sizes)])
+    return Batch.from_data_list([random_molecule(n, seed=10 + k) for k, n in enumerate(sizes)])
 
 
 @pytest.fixture(scope="module", params=list(TINY))
@@ -112,7 +102,7 @@ def test_forces_are_minus_energy_gradient(name):
 
 def test_batch_equals_one_by_one(name):
     model = tiny(name)
-    molecules = [molecule(n, seed=20 + n) for n in (8, 3, 5)]
+    molecules = [random_molecule(n, seed=20 + n) for n in (8, 3, 5)]
     check_batch_equals_one_by_one(model, molecules)
 
 
@@ -123,18 +113,8 @@ def test_isolated_atom_and_single_atom_are_finite(name):
     assert out["energy"].shape == (1,) and out["forces"].shape == (1, 3)
     assert torch.isfinite(out["energy"]).all() and torch.isfinite(out["forces"]).all()
     assert_close(out["forces"], torch.zeros(1, 3), atol=0, what="force on a single atom")
-    # an atom beyond the cutoff of a molecule: no neighbours, still finite
-    mol = molecule(4, seed=3)
-    far = Data(
-        z=torch.cat([mol.z, torch.tensor([6])]),
-        pos=torch.cat([mol.pos, torch.tensor([[30.0, 0.0, 0.0]], dtype=torch.float64)]),
-    )
-    out = model(Batch.from_data_list([far]))
-    assert torch.isfinite(out["energy"]).all() and torch.isfinite(out["forces"]).all()
-    assert_close(out["forces"][-1], torch.zeros(3), atol=0, what="force on an isolated atom")
-    # its energy is its own: that of the molecule plus that of the lone atom
-    parts = model(Batch.from_data_list([mol, Data(z=torch.tensor([6]), pos=torch.zeros(1, 3, dtype=torch.float64))]))
-    assert_close(out["energy"][0], parts["energy"].sum(), rtol=1e-12, what="energy of molecule + far atom")
+    # an atom beyond the cutoff of a molecule: no neighbours, still finite, an energy of its own
+    check_isolated_atom(model, random_molecule(4, seed=3))
 
 
 def test_given_edge_index_matches_built_graph(name):

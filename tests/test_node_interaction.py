@@ -9,7 +9,8 @@ import pytest
 import torch
 from e3nn import o3
 from helpers import one_torch_thread  # noqa: F401 (fixture)
-from test_models_potentials import batch_of, molecule
+from test_models_potentials import TINY as POTENTIALS
+from test_models_potentials import batch_of
 
 from equitools import so3
 from equitools.models import build, default_config, load, save
@@ -20,6 +21,7 @@ from equitools.testing import (
     check_batch_equals_one_by_one,
     check_forces_are_gradient,
     check_potential_symmetries,
+    random_molecule,
     random_orthogonal,
     random_rotation,
 )
@@ -27,19 +29,7 @@ from equitools.train import ConfigError, resolve_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY = {
-    "escn": {
-        "sphere_channels": 8,
-        "hidden_channels": 8,
-        "edge_channels": 8,
-        "num_layers": 2,
-        "lmax": 3,
-        "mmax": 2,
-        "num_rbf": 8,
-        "cutoff": 4.0,
-    },
-    "freecg": {"hidden_channels": 16, "num_layers": 2, "num_heads": 2, "num_groups": 4, "num_rbf": 8, "cutoff": 4.0},
-}
+TINY = {name: POTENTIALS[name] for name in ("escn", "freecg")}
 O3 = {"freecg"}  # eSCN is SO(3)-only, with or without the interaction
 
 
@@ -176,7 +166,7 @@ def test_models_with_gaunt_forces_are_minus_energy_gradient(name):
 @pytest.mark.parametrize("name", list(TINY))
 def test_models_with_gaunt_batch_equals_one_by_one(name):
     model = tiny(name)
-    molecules = [molecule(n, seed=30 + n) for n in (6, 3, 5)]
+    molecules = [random_molecule(n, seed=30 + n) for n in (6, 3, 5)]
     check_batch_equals_one_by_one(model, molecules)
 
 

@@ -8,7 +8,7 @@ import math
 
 import pytest
 import torch
-from torch_geometric.data import Batch, Data
+from torch_geometric.data import Batch
 
 from equitools.models import build, load, save
 from equitools.models.registry import ConfigValueError
@@ -19,7 +19,9 @@ from equitools.testing import (
     assert_close,
     check_batch_equals_one_by_one,
     check_forces_are_gradient,
+    check_isolated_atom,
     check_potential_symmetries,
+    random_molecule,
 )
 
 TINY = {"model": "tensornet", "max_rank": 3, "hidden_channels": 8, "num_layers": 2, "num_rbf": 8, "cutoff": 4.0}
@@ -31,23 +33,11 @@ def tiny(**extra) -> torch.nn.Module:
     return build({**TINY, "dtype": "float64", **extra})
 
 
-def molecule(n_atoms: int, seed: int) -> Data:
-    """Atoms at least 0.9 Å apart within a ~2.5 Å ball (elements H, C, N, O)."""
-    generator = torch.Generator().manual_seed(seed)
-    pos = []
-    while len(pos) < n_atoms:
-        p = 1.2 * torch.randn(3, generator=generator, dtype=torch.float64)
-        if all(float((p - q).norm()) > 0.9 for q in pos):
-            pos.append(p)
-    z = torch.tensor([1, 6, 7, 8])[torch.randint(0, 4, (n_atoms,), generator=generator)]
-    return Data(z=z, pos=torch.stack(pos))
-
-
 @pytest.mark.parametrize("dtype", list(TOLERANCE), ids=str)
 @pytest.mark.parametrize("group", ["O(3)", "SO(3)"])
 def test_energy_invariant_and_forces_equivariant(group, dtype):
     model = tiny(equivariance_group=group).to(dtype)
-    batch = Batch.from_data_list([molecule(7, seed=1), molecule(5, seed=2)])
+    batch = Batch.from_data_list([random_molecule(7, seed=1), random_molecule(5, seed=2)])
     batch.pos = batch.pos.to(dtype)
     errors = check_potential_symmetries(model, batch, reflections=group == "O(3)", rtol=TOLERANCE[dtype])
     assert {"rotation0 energy", "rotation0 forces"} <= set(errors)
@@ -55,7 +45,7 @@ def test_energy_invariant_and_forces_equivariant(group, dtype):
 
 def test_the_so3_variant_is_not_reflection_invariant():
     """Its odd (cross-product-like) paths mix the grades; O(3)'s keep them apart."""
-    batch = Batch.from_data_list([molecule(6, seed=3)])
+    batch = Batch.from_data_list([random_molecule(6, seed=3)])
     mirrored = batch.clone()
     mirrored.pos = batch.pos * torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64)
     for group, invariant in (("O(3)", True), ("SO(3)", False)):
@@ -66,30 +56,22 @@ def test_the_so3_variant_is_not_reflection_invariant():
 
 def test_forces_are_minus_the_energy_gradient():
     model = tiny()
-    check_forces_are_gradient(model, Batch.from_data_list([molecule(6, seed=4)]), eps=1e-5, atoms=3, rtol=1e-7)
+    check_forces_are_gradient(model, Batch.from_data_list([random_molecule(6, seed=4)]), eps=1e-5, atoms=3, rtol=1e-7)
 
 
 def test_batch_equals_one_by_one():
     model = tiny()
-    molecules = [molecule(8, seed=5), molecule(3, seed=6)]
+    molecules = [random_molecule(8, seed=5), random_molecule(3, seed=6)]
     check_batch_equals_one_by_one(model, molecules)
 
 
 def test_isolated_atom_is_finite_with_zero_force():
-    model = tiny()
-    mol = molecule(4, seed=7)
-    far = Data(
-        z=torch.cat([mol.z, torch.tensor([6])]),
-        pos=torch.cat([mol.pos, torch.tensor([[30.0, 0.0, 0.0]], dtype=torch.float64)]),
-    )
-    out = model(Batch.from_data_list([far]))
-    assert torch.isfinite(out["energy"]).all() and torch.isfinite(out["forces"]).all()
-    assert_close(out["forces"][-1], torch.zeros(3), atol=0, what="force on an isolated atom")
+    check_isolated_atom(tiny(), random_molecule(4, seed=7))
 
 
 def test_save_and_load_give_the_same_model(tmp_path):
     model = tiny()
-    batch = Batch.from_data_list([molecule(6, seed=8)])
+    batch = Batch.from_data_list([random_molecule(6, seed=8)])
     path = save(model, tmp_path / "rank3.pt")
     loaded = load(path, model="tensornet")
     assert loaded.config["max_rank"] == 3 and loaded.representation.max_rank == 3
